@@ -1,0 +1,177 @@
+"""The records a store reads and writes, one SQLModel class per table.
+
+Field names follow the Go structs and JSON names follow their JSON tags, so
+``record.model_dump(mode="json", by_alias=True)`` is the document the Go service sent:
+`Execution.id` is ``"execution_id"``, timestamps are RFC 3339 with trailing zeros of the
+fraction trimmed, ``error`` is always present, and the fields Go tagged ``omitempty`` are
+left out when empty.
+
+The classes are SQLModel models without ``table=True``: the tables themselves are
+defined by the plain-SQL migrations of each dialect, and a table model costs about 50
+times more to build (SQLAlchemy instruments every instance), which the store pays for
+every row it returns. Construction checks types; the contract's rules on values (empty
+names, NUL characters, ranges, naive datetimes) are checked by the store when a record
+is written, in `skillbox_store.validation`, so they hold however a record was made.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, get_args
+
+from pydantic import (
+    JsonValue,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+)
+from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
+
+__all__ = [
+    "DEFAULT_CONTENT_TYPE",
+    "EXECUTION_STATUSES",
+    "APIKey",
+    "Execution",
+    "ExecutionStatus",
+    "File",
+    "FileFilter",
+    "Session",
+    "SkillRecord",
+    "utc_now",
+]
+
+ExecutionStatus = Literal["running", "success", "failed", "timeout", "mounted"]
+"""The states of an execution; only a `running` one may be updated."""
+
+EXECUTION_STATUSES: Final[frozenset[str]] = frozenset(get_args(ExecutionStatus))
+
+DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime with microsecond precision."""
+    return datetime.now(UTC)
+
+
+def _go_time(value: datetime) -> str:
+    """Format a datetime as Go's ``time.Time`` marshals to JSON (RFC 3339, nanos trimmed)."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+class _Record(SQLModel):
+    """Shared configuration: accept Python names and Go JSON names alike."""
+
+    model_config = SQLModelConfig(populate_by_name=True)
+
+    # Fields that Go tagged `omitempty`: left out of JSON output when empty.
+    _omit_when_empty: tuple[str, ...] = ()
+
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _serialize_time(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        if isinstance(value, datetime):
+            return _go_time(value)
+        return handler(value)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if info.mode_is_json():
+            for name in self._omit_when_empty:
+                field = type(self).model_fields[name]
+                key = (field.serialization_alias or name) if info.by_alias else name
+                if key in data and data[key] in (None, "", [], {}):
+                    del data[key]
+        return data
+
+
+class APIKey(_Record):
+    """An API key of a tenant; only the SHA-256 hex hash of its plaintext is stored."""
+
+    id: str = ""
+    key_hash: str
+    tenant_id: str
+    name: str
+    created_at: datetime = Field(default_factory=utc_now)
+    revoked_at: datetime | None = None
+
+
+class Execution(_Record):
+    """One run of a skill for a tenant."""
+
+    _omit_when_empty = ("input", "output", "logs", "files_url", "files_list", "finished_at")
+
+    # Accepts `id` (the field's name) and "execution_id" (the Go JSON name) as input.
+    id: str = Field(
+        default="", validation_alias="execution_id", serialization_alias="execution_id"
+    )
+    skill_name: str
+    skill_version: str
+    tenant_id: str
+    status: ExecutionStatus = "running"
+    input: JsonValue = None
+    output: JsonValue = None
+    logs: str = ""
+    files_url: str = ""
+    files_list: list[str] = Field(default_factory=list)
+    duration_ms: int = 0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    finished_at: datetime | None = None
+
+
+class File(_Record):
+    """A stored file; files linked through `parent_id` form a version chain."""
+
+    _omit_when_empty = ("session_id", "execution_id", "parent_id")
+
+    id: str = ""
+    tenant_id: str
+    session_id: str | None = None
+    execution_id: str | None = None
+    name: str
+    content_type: str = DEFAULT_CONTENT_TYPE
+    size_bytes: int = 0
+    s3_key: str
+    version: int = 1
+    parent_id: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class Session(_Record):
+    """A tenant's session, known to the caller by its `external_id`."""
+
+    id: str = ""
+    tenant_id: str
+    external_id: str
+    created_at: datetime = Field(default_factory=utc_now)
+    last_accessed_at: datetime = Field(default_factory=utc_now)
+
+
+class SkillRecord(_Record):
+    """Metadata of one uploaded version of a tenant's skill."""
+
+    tenant_id: str
+    name: str
+    version: str
+    description: str = ""
+    lang: str = "python"
+    uploaded_at: datetime = Field(default_factory=utc_now)
+
+
+class FileFilter(_Record):
+    """Which of a tenant's files `Store.list_files` returns, and which page of them."""
+
+    tenant_id: str
+    session_id: str | None = None
+    execution_id: str | None = None
+    limit: int | None = None
+    offset: int = 0

@@ -1,0 +1,400 @@
+"""The `Store` contract: the one place a reader learns the API.
+
+Every backend (in-memory, SQLite, PostgreSQL, and any third-party one) implements this
+Protocol and passes the contract suite in `contract_tests`. The docstrings below are the
+contract; backends document only what differs (locking, cost).
+
+Rules that hold for every method:
+
+* Every method is a coroutine except `transaction`, which returns an async context
+  manager.
+* A method that takes ``tenant_id`` reads and changes only that tenant's records;
+  another tenant's record behaves exactly like a missing one (`NotFoundError`). Only
+  `get_key_by_hash` and `validate_key` look across tenants, because authentication
+  learns the tenant from the key.
+* Input is checked before anything is read or written; bad input raises
+  `InvalidArgumentError` naming the field, and a failed call leaves the store as it was.
+* An id that is not a well-formed UUID is `NotFoundError` where a record is looked up or
+  changed, and matches nothing where records are listed.
+* Records passed in are never modified; the store returns new ones.
+* "Newest first" is reverse creation order with no ties, even for records created in the
+  same transaction or the same microsecond. Text sorts by Unicode code point.
+* After `close`, every method raises `StoreError`.
+* No driver exception ever escapes: failures to reach the database are
+  `UnavailableError`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from skillbox_store.records import APIKey, Execution, File, FileFilter, Session, SkillRecord
+
+__all__ = ["Store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The storage contract of Skillbox: API keys, executions, files, sessions, skills."""
+
+    # -- API keys -----------------------------------------------------------------------
+
+    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
+        """Store a new API key for a tenant and return it with its id and `created_at`.
+
+        Raises:
+            AlreadyExistsError: a key with this hash exists, for any tenant.
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    async def get_key_by_hash(self, key_hash: str) -> APIKey:
+        """Return the key with this hash, whichever tenant owns it, revoked keys included.
+
+        Raises:
+            NotFoundError: no key has this hash.
+            InvalidArgumentError: ``key_hash`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def validate_key(self, key_hash: str) -> APIKey | None:
+        """Return the key with this hash if it exists and is not revoked, else ``None``.
+
+        A revoked key never validates again, whatever path revoked it.
+
+        Raises:
+            InvalidArgumentError: ``key_hash`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def list_keys(self, tenant_id: str) -> list[APIKey]:
+        """Return all of the tenant's keys, newest first, revoked keys included.
+
+        Raises:
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
+        """Set the key's `revoked_at` to now and return the revoked key.
+
+        Of many concurrent revocations of one key, exactly one succeeds.
+
+        Raises:
+            NotFoundError: the tenant owns no key with this id.
+            AlreadyRevokedError: the key was revoked before.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    # -- Executions ---------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution) -> Execution:
+        """Store a new execution with status ``running``, whatever status was passed.
+
+        The store chooses `id` and `created_at`; every other field is kept as given.
+
+        Raises:
+            InvalidArgumentError: a field breaks the rules (empty `tenant_id`,
+                `skill_name` or `skill_version`, NUL characters, negative
+                `duration_ms`, a naive `finished_at`, `input`/`output` not JSON).
+        """
+        ...
+
+    async def insert_execution(self, execution: Execution) -> Execution:
+        """Store a new execution keeping the caller's status; otherwise as `create_execution`.
+
+        Raises:
+            InvalidArgumentError: as for `create_execution`, or a status outside
+                `EXECUTION_STATUSES`.
+        """
+        ...
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
+        """Return the tenant's execution with this id.
+
+        Raises:
+            NotFoundError: the tenant has no execution with this id.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = 20, offset: int = 0
+    ) -> list[Execution]:
+        """Return a page of the tenant's executions, newest first.
+
+        ``limit`` above 100 is taken as 100. Paging over an unchanged store yields every
+        execution exactly once.
+
+        Raises:
+            InvalidArgumentError: ``limit`` < 1, ``offset`` < 0, or a bad ``tenant_id``.
+        """
+        ...
+
+    async def update_execution(self, execution: Execution) -> Execution:
+        """Write the outcome of a running execution and return the stored execution.
+
+        Writes `status`, `output`, `logs`, `files_url`, `files_list`, `duration_ms`,
+        `error` and `finished_at` of the row with this `id` and `tenant_id`, only while
+        its stored status is ``running``: of many concurrent updates of one running
+        execution, exactly one succeeds unless it leaves the status ``running``.
+
+        Raises:
+            NotFoundError: the tenant has no execution with this id.
+            AlreadyFinishedError: the stored status is no longer ``running``.
+            InvalidArgumentError: a written field breaks the rules.
+        """
+        ...
+
+    # -- Files and version chains -------------------------------------------------------
+
+    async def create_file(self, file: File) -> File:
+        """Store a new file; the store chooses `id`, `created_at` and `updated_at`.
+
+        A file with a `parent_id` joins its parent's version chain: its `version` must
+        be greater than the parent's and unused in the chain.
+
+        Raises:
+            NotFoundError: `parent_id` or `execution_id` names no record of this tenant.
+            ConflictError: the version is not greater than the parent's, or is already
+                used in the chain.
+            InvalidArgumentError: a field breaks the rules (empty `tenant_id`, `name` or
+                `s3_key`, negative `size_bytes`, `version` < 1, a `session_id` that is
+                not a UUID, NUL characters).
+        """
+        ...
+
+    async def get_file(self, tenant_id: str, file_id: str) -> File:
+        """Return the tenant's file with this id.
+
+        Raises:
+            NotFoundError: the tenant has no file with this id.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def update_file(self, file: File) -> File:
+        """Write `name`, `content_type`, `size_bytes`, `s3_key` and `version` of a file.
+
+        Scoped by `id` and `tenant_id`; sets `updated_at` to now and returns the stored
+        file. The new version must keep the chain ordered: greater than the parent's,
+        smaller than every child's, unused elsewhere in the chain.
+
+        Raises:
+            NotFoundError: the tenant has no file with this id.
+            ConflictError: the new version would break the chain's order.
+            InvalidArgumentError: a written field breaks the rules.
+        """
+        ...
+
+    async def delete_file(self, tenant_id: str, file_id: str) -> None:
+        """Delete the tenant's file with this id.
+
+        Raises:
+            NotFoundError: the tenant has no file with this id.
+            ConflictError: a later version names this file as its parent; nothing is
+                deleted.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def list_files(self, filter: FileFilter) -> list[File]:
+        """Return a page of the tenant's files, newest first.
+
+        When set, `session_id` and `execution_id` keep only the files that carry them.
+        `limit` defaults to 50 and is taken as 200 above 200.
+
+        Raises:
+            InvalidArgumentError: `limit` < 1, `offset` < 0, or a bad `tenant_id`.
+        """
+        ...
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        """Return every file of the tenant that carries this `session_id`, newest first.
+
+        There is no cap on how many are returned.
+
+        Raises:
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def create_file_version(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int,
+        s3_key: str,
+    ) -> File:
+        """Append a new version to the chain that ``file_id`` belongs to, and return it.
+
+        The new file's `version` is the chain's highest plus one and its `parent_id` is
+        the chain's previous head (the file with the highest version), whichever member
+        ``file_id`` names. `name` and `content_type` are inherited from that head unless
+        given; `tenant_id`, `session_id` and `execution_id` are inherited always.
+        Atomic: concurrent calls on one chain get distinct, consecutive versions.
+
+        Raises:
+            NotFoundError: the tenant has no file with this id.
+            InvalidArgumentError: ``s3_key`` empty, ``size_bytes`` negative, or another
+                argument breaks the rules.
+        """
+        ...
+
+    async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
+        """Return every file of the chain that ``file_id`` belongs to, highest version first.
+
+        The whole chain is returned from any member, however long it is; an empty list
+        when the tenant has no file with this id.
+
+        Raises:
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    # -- Sessions -----------------------------------------------------------------------
+
+    async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
+        """Return the tenant's session with this external id, creating it if needed.
+
+        Always sets `last_accessed_at` to now. Atomic: any number of concurrent calls
+        with the same pair return the same session.
+
+        Raises:
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    async def get_session(self, tenant_id: str, session_id: str) -> Session:
+        """Return the tenant's session with this internal id.
+
+        Raises:
+            NotFoundError: the tenant has no session with this id.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
+        """Return the tenant's session with this external id.
+
+        Raises:
+            NotFoundError: the tenant has no session with this external id.
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    async def touch_session(self, tenant_id: str, session_id: str) -> Session:
+        """Set the session's `last_accessed_at` to now and return the session.
+
+        Raises:
+            NotFoundError: the tenant has no session with this id.
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def delete_session(self, tenant_id: str, external_id: str) -> None:
+        """Delete the tenant's session with this external id; its files stay.
+
+        Raises:
+            NotFoundError: the tenant has no session with this external id.
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    # -- Skills -------------------------------------------------------------------------
+
+    async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
+        """Store a skill version, or update `description` and `lang` of a stored one.
+
+        Either way `uploaded_at` is set to now, so this version becomes the one
+        `resolve_latest_version` returns.
+
+        Raises:
+            InvalidArgumentError: `tenant_id`, `name` or `version` empty, or a NUL
+                character in any field.
+        """
+        ...
+
+    async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
+        """Return the tenant's skill record for this name and version.
+
+        Raises:
+            NotFoundError: the tenant has no such skill version.
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
+        """Delete the tenant's skill record for this name and version, if there is one.
+
+        Raises:
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
+        """Return all of the tenant's skill records, ordered by name, then version.
+
+        Raises:
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
+        """Return the version of the named skill that was uploaded most recently.
+
+        Raises:
+            NotFoundError: the tenant has no version of this skill.
+            InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    # -- The store itself ---------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Check that the database answers.
+
+        Raises:
+            UnavailableError: it does not.
+        """
+        ...
+
+    async def schema_version(self) -> int:
+        """Return the number of the highest migration applied to the database."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """Open a transaction: ``async with store.transaction() as tx:``.
+
+        Every method of ``tx`` runs in one transaction, committed when the block ends
+        and rolled back entirely if it raises. ``tx.transaction()`` opens a nested
+        transaction (a savepoint) that rolls back alone. ``tx`` must not be used after
+        its block ends (`StoreError`).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release the store's connections; calling it again does nothing.
+
+        A connection or pool that the caller handed to the backend stays open.
+        """
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Return the store itself, so ``async with store:`` closes it at the end."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        ...
