@@ -1,0 +1,602 @@
+"""`MemoryStore`: the whole contract in plain Python, for tests and as the reference.
+
+Each method checks its input, then reads or changes the tables with no ``await`` in
+between, so every method is atomic without a lock of its own. A transaction takes the
+store's one asyncio lock for its whole block and works on a fork of the tables
+(`Tables.fork`), swapped in when the block ends: other tasks keep reading the committed
+tables meanwhile and their writes wait, as with SQLite's single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from skillbox_store import validation as check
+from skillbox_store.backends.memory.tables import StoredFile, StoredSkill, Tables
+from skillbox_store.errors import (
+    AlreadyExistsError,
+    AlreadyFinishedError,
+    AlreadyRevokedError,
+    ConflictError,
+    NotFoundError,
+    StoreError,
+)
+from skillbox_store.migrations import latest_version
+from skillbox_store.records import (
+    APIKey,
+    Execution,
+    File,
+    FileFilter,
+    Session,
+    SkillRecord,
+    utc_now,
+)
+from skillbox_store.store import Store
+
+__all__ = ["MemoryStore"]
+
+R = TypeVar("R")
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _copy_json(value: Any) -> Any:
+    """Return a copy of a JSON value that shares nothing mutable with ``value``."""
+    if isinstance(value, dict | list):
+        return json.loads(json.dumps(value))
+    return value
+
+
+def _detach(execution: Execution) -> Execution:
+    """Copy an execution so neither the caller nor the store can change the other's."""
+    return execution.model_copy(
+        update={
+            "input": _copy_json(execution.input),
+            "output": _copy_json(execution.output),
+            "files_list": list(execution.files_list),
+        }
+    )
+
+
+def _page(rows: Iterable[R], limit: int, offset: int) -> list[R]:
+    page: list[R] = []
+    for index, row in enumerate(rows):
+        if index >= offset + limit:
+            break
+        if index >= offset:
+            page.append(row)
+    return page
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every view of one store shares: the committed tables and the writer lock."""
+
+    tables: Tables
+    lock: asyncio.Lock
+    owner: asyncio.Task[Any] | None = None
+    closed: bool = False
+
+
+@dataclass(slots=True)
+class _Scope:
+    """An open transaction: its working tables, usable until its block ends."""
+
+    tables: Tables
+    active: bool = True
+
+
+class MemoryStore:
+    """A `Store` that keeps everything in this process; each instance starts empty.
+
+    Point operations cost microseconds. A transaction forks the tables in O(tenants)
+    and rolls back by dropping the fork; nested transactions fork the fork.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store; nothing to open or migrate."""
+        self._shared = _Shared(Tables.empty(), asyncio.Lock())
+        self._scope: _Scope | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _read(self) -> Tables:
+        if self._shared.closed:
+            raise StoreError("the store is closed")
+        if self._scope is None:
+            return self._shared.tables
+        if not self._scope.active:
+            raise StoreError("the transaction has ended; use the store it was opened on")
+        return self._scope.tables
+
+    async def _write(self) -> Tables:
+        """Return the tables to change, once no other task's transaction holds them.
+
+        The caller must change them before its next ``await``: that is what makes each
+        method atomic.
+        """
+        shared = self._shared
+        if self._scope is None and shared.lock.locked():
+            if shared.owner is asyncio.current_task():
+                raise StoreError(
+                    "this task has a transaction open on the store: "
+                    "write through the transaction's store instead"
+                )
+            async with shared.lock:
+                pass
+        return self._read()
+
+    def _view(self, scope: _Scope) -> MemoryStore:
+        view = MemoryStore.__new__(MemoryStore)
+        view._shared = self._shared
+        view._scope = scope
+        return view
+
+    # -- API keys -------------------------------------------------------------------------
+
+    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("key_hash", key_hash)
+        tables = await self._write()
+        if tables.keys_by_hash.read(key_hash):
+            raise AlreadyExistsError("an API key with this hash already exists")
+        key = APIKey(
+            id=_new_id(), key_hash=key_hash, tenant_id=tenant_id, name=name, created_at=utc_now()
+        )
+        tables.keys.write(tenant_id)[key.id] = key
+        tables.keys_by_hash.write(key_hash)[key_hash] = (tenant_id, key.id)
+        return key.model_copy()
+
+    def _key_by_hash(self, key_hash: str) -> APIKey | None:
+        check.check_text("key_hash", key_hash)
+        tables = self._read()
+        owner = tables.keys_by_hash.read(key_hash).get(key_hash)
+        if owner is None:
+            return None
+        tenant_id, key_id = owner
+        return tables.keys.read(tenant_id)[key_id].model_copy()
+
+    async def get_key_by_hash(self, key_hash: str) -> APIKey:
+        key = self._key_by_hash(key_hash)
+        if key is None:
+            raise NotFoundError("no API key has this hash")
+        return key
+
+    async def validate_key(self, key_hash: str) -> APIKey | None:
+        key = self._key_by_hash(key_hash)
+        return key if key is not None and key.revoked_at is None else None
+
+    async def list_keys(self, tenant_id: str) -> list[APIKey]:
+        check.check_text("tenant_id", tenant_id)
+        return [k.model_copy() for k in self._read().keys.newest_first(tenant_id)]
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        key_id = check.lookup_id("key id", key_id)
+        tables = await self._write()
+        key = tables.keys.read(tenant_id).get(key_id)
+        if key is None:
+            raise NotFoundError(f"tenant has no API key {key_id}")
+        if key.revoked_at is not None:
+            raise AlreadyRevokedError(f"API key {key_id} is already revoked")
+        key = key.model_copy(update={"revoked_at": utc_now()})
+        tables.keys.write(tenant_id)[key_id] = key
+        return key.model_copy()
+
+    # -- Executions -----------------------------------------------------------------------
+
+    async def _insert_execution(self, execution: Execution, keep_status: bool) -> Execution:
+        execution = check.check_execution(execution, keep_status=keep_status)
+        tables = await self._write()
+        stored = _detach(execution.model_copy(update={"id": _new_id(), "created_at": utc_now()}))
+        tables.executions.write(stored.tenant_id)[stored.id] = stored
+        return _detach(stored)
+
+    async def create_execution(self, execution: Execution) -> Execution:
+        return await self._insert_execution(execution, keep_status=False)
+
+    async def insert_execution(self, execution: Execution) -> Execution:
+        return await self._insert_execution(execution, keep_status=True)
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
+        check.check_text("tenant_id", tenant_id)
+        execution_id = check.lookup_id("execution id", execution_id)
+        execution = self._read().executions.read(tenant_id).get(execution_id)
+        if execution is None:
+            raise NotFoundError(f"tenant has no execution {execution_id}")
+        return _detach(execution)
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+    ) -> list[Execution]:
+        check.check_text("tenant_id", tenant_id)
+        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
+        offset = check.check_offset(offset)
+        rows = self._read().executions.newest_first(tenant_id)
+        return [_detach(e) for e in _page(rows, limit, offset)]
+
+    async def update_execution(self, execution: Execution) -> Execution:
+        execution = check.check_execution_update(execution)
+        tables = await self._write()
+        stored = tables.executions.read(execution.tenant_id).get(execution.id)
+        if stored is None:
+            raise NotFoundError(f"tenant has no execution {execution.id}")
+        if stored.status != "running":
+            raise AlreadyFinishedError(
+                f"execution {execution.id} already finished with status {stored.status!r}"
+            )
+        stored = _detach(
+            stored.model_copy(
+                update={
+                    "status": execution.status,
+                    "output": execution.output,
+                    "logs": execution.logs,
+                    "files_url": execution.files_url,
+                    "files_list": execution.files_list,
+                    "duration_ms": execution.duration_ms,
+                    "error": execution.error,
+                    "finished_at": execution.finished_at,
+                }
+            )
+        )
+        tables.executions.write(stored.tenant_id)[stored.id] = stored
+        return _detach(stored)
+
+    # -- Files ----------------------------------------------------------------------------
+
+    async def create_file(self, file: File) -> File:
+        file = check.check_file(file)
+        tenant_id = file.tenant_id
+        tables = await self._write()
+        new_id = _new_id()
+        chain_id = new_id
+        if file.execution_id is not None and (
+            file.execution_id not in tables.executions.read(tenant_id)
+        ):
+            raise NotFoundError(
+                f"execution_id {file.execution_id} names no execution of the tenant"
+            )
+        if file.parent_id is not None:
+            parent = tables.files.read(tenant_id).get(file.parent_id)
+            if parent is None:
+                raise NotFoundError(f"parent_id {file.parent_id} names no file of the tenant")
+            if file.version <= parent.file.version:
+                raise ConflictError(
+                    f"version {file.version} must be greater than the parent's "
+                    f"({parent.file.version})"
+                )
+            chain_id = parent.chain_id
+            if file.version in tables.chains.read(tenant_id)[chain_id]:
+                raise ConflictError(f"version {file.version} is already in the file's chain")
+        now = utc_now()
+        stored = file.model_copy(update={"id": new_id, "created_at": now, "updated_at": now})
+        self._put_file(tables, StoredFile(stored, chain_id))
+        return stored.model_copy()
+
+    @staticmethod
+    def _put_file(tables: Tables, stored: StoredFile) -> None:
+        tenant_id, file = stored.file.tenant_id, stored.file
+        tables.files.write(tenant_id)[file.id] = stored
+        chains = tables.chains.write(tenant_id)
+        chains[stored.chain_id] = {**chains.get(stored.chain_id, {}), file.version: file.id}
+
+    def _chain(self, tables: Tables, tenant_id: str, chain_id: str) -> list[File]:
+        """The chain's files, highest version first."""
+        members = tables.chains.read(tenant_id)[chain_id]
+        files = tables.files.read(tenant_id)
+        return [files[members[v]].file for v in sorted(members, reverse=True)]
+
+    async def get_file(self, tenant_id: str, file_id: str) -> File:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        stored = self._read().files.read(tenant_id).get(file_id)
+        if stored is None:
+            raise NotFoundError(f"tenant has no file {file_id}")
+        return stored.file.model_copy()
+
+    async def update_file(self, file: File) -> File:
+        file = check.check_file_update(file)
+        tenant_id = file.tenant_id
+        tables = await self._write()
+        stored = tables.files.read(tenant_id).get(file.id)
+        if stored is None:
+            raise NotFoundError(f"tenant has no file {file.id}")
+        old = stored.file
+        if file.version != old.version:
+            self._check_new_version(tables, stored, file.version)
+        new = old.model_copy(
+            update={
+                "name": file.name,
+                "content_type": file.content_type,
+                "size_bytes": file.size_bytes,
+                "s3_key": file.s3_key,
+                "version": file.version,
+                "updated_at": utc_now(),
+            }
+        )
+        chains = tables.chains.write(tenant_id)
+        members = dict(chains[stored.chain_id])
+        del members[old.version]
+        chains[stored.chain_id] = members
+        self._put_file(tables, StoredFile(new, stored.chain_id))
+        return new.model_copy()
+
+    def _check_new_version(self, tables: Tables, stored: StoredFile, version: int) -> None:
+        file = stored.file
+        chain = self._chain(tables, file.tenant_id, stored.chain_id)
+        for member in chain:
+            if member.id == file.id:
+                continue
+            if member.version == version:
+                raise ConflictError(f"version {version} is already in the file's chain")
+            if member.id == file.parent_id and version <= member.version:
+                raise ConflictError(
+                    f"version {version} must be greater than the parent's ({member.version})"
+                )
+            if member.parent_id == file.id and version >= member.version:
+                raise ConflictError(
+                    f"version {version} must be smaller than a child's ({member.version})"
+                )
+
+    async def delete_file(self, tenant_id: str, file_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        tables = await self._write()
+        stored = tables.files.read(tenant_id).get(file_id)
+        if stored is None:
+            raise NotFoundError(f"tenant has no file {file_id}")
+        chain = self._chain(tables, tenant_id, stored.chain_id)
+        if any(member.parent_id == file_id for member in chain):
+            raise ConflictError(f"file {file_id} is the parent of a later version")
+        del tables.files.write(tenant_id)[file_id]
+        chains = tables.chains.write(tenant_id)
+        members = {v: i for v, i in chains[stored.chain_id].items() if i != file_id}
+        if members:
+            chains[stored.chain_id] = members
+        else:
+            del chains[stored.chain_id]
+
+    async def list_files(self, filter: FileFilter) -> list[File]:
+        wanted = check.check_file_filter(filter)
+        tables = self._read()
+        if wanted.matches_nothing:
+            return []
+        rows = (
+            stored.file
+            for stored in tables.files.newest_first(wanted.tenant_id)
+            if (wanted.session_id is None or stored.file.session_id == wanted.session_id)
+            and (wanted.execution_id is None or stored.file.execution_id == wanted.execution_id)
+        )
+        return [f.model_copy() for f in _page(rows, wanted.limit, wanted.offset)]
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        tables = self._read()
+        session_id_or_none = check.match_id(session_id)
+        if session_id_or_none is None:
+            return []
+        return [
+            stored.file.model_copy()
+            for stored in tables.files.newest_first(tenant_id)
+            if stored.file.session_id == session_id_or_none
+        ]
+
+    async def create_file_version(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int,
+        s3_key: str,
+    ) -> File:
+        file_id = check.check_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        )
+        tables = await self._write()
+        stored = tables.files.read(tenant_id).get(file_id)
+        if stored is None:
+            raise NotFoundError(f"tenant has no file {file_id}")
+        head = self._chain(tables, tenant_id, stored.chain_id)[0]
+        now = utc_now()
+        new = head.model_copy(
+            update={
+                "id": _new_id(),
+                "name": head.name if name is None else name,
+                "content_type": head.content_type if content_type is None else content_type,
+                "size_bytes": size_bytes,
+                "s3_key": s3_key,
+                "version": head.version + 1,
+                "parent_id": head.id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        self._put_file(tables, StoredFile(new, stored.chain_id))
+        return new.model_copy()
+
+    async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        tables = self._read()
+        canonical = check.match_id(file_id)
+        stored = tables.files.read(tenant_id).get(canonical) if canonical else None
+        if stored is None:
+            return []
+        return [f.model_copy() for f in self._chain(tables, tenant_id, stored.chain_id)]
+
+    # -- Sessions -------------------------------------------------------------------------
+
+    async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        tables = await self._write()
+        now = utc_now()
+        session_id = tables.session_ids.read(tenant_id).get(external_id)
+        if session_id is None:
+            session = Session(
+                id=_new_id(),
+                tenant_id=tenant_id,
+                external_id=external_id,
+                created_at=now,
+                last_accessed_at=now,
+            )
+            tables.session_ids.write(tenant_id)[external_id] = session.id
+        else:
+            session = tables.sessions.read(tenant_id)[session_id]
+            session = session.model_copy(update={"last_accessed_at": now})
+        tables.sessions.write(tenant_id)[session.id] = session
+        return session.model_copy()
+
+    def _session(self, tables: Tables, tenant_id: str, session_id: str) -> Session:
+        session = tables.sessions.read(tenant_id).get(session_id)
+        if session is None:
+            raise NotFoundError(f"tenant has no session {session_id}")
+        return session
+
+    async def get_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        return self._session(self._read(), tenant_id, session_id).model_copy()
+
+    async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        tables = self._read()
+        session_id = tables.session_ids.read(tenant_id).get(external_id)
+        if session_id is None:
+            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+        return self._session(tables, tenant_id, session_id).model_copy()
+
+    async def touch_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        tables = await self._write()
+        session = self._session(tables, tenant_id, session_id)
+        session = session.model_copy(update={"last_accessed_at": utc_now()})
+        tables.sessions.write(tenant_id)[session_id] = session
+        return session.model_copy()
+
+    async def delete_session(self, tenant_id: str, external_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        tables = await self._write()
+        session_id = tables.session_ids.read(tenant_id).get(external_id)
+        if session_id is None:
+            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+        del tables.session_ids.write(tenant_id)[external_id]
+        del tables.sessions.write(tenant_id)[session_id]
+
+    # -- Skills ---------------------------------------------------------------------------
+
+    async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
+        record = check.check_skill(record)
+        tables = await self._write()
+        tables.upload_seq += 1
+        stored = record.model_copy(update={"uploaded_at": utc_now()})
+        tables.skills.write(record.tenant_id)[(record.name, record.version)] = StoredSkill(
+            stored, tables.upload_seq
+        )
+        return stored.model_copy()
+
+    def _skills(self, tenant_id: str) -> Mapping[tuple[str, str], StoredSkill]:
+        check.check_text("tenant_id", tenant_id)
+        return self._read().skills.read(tenant_id)
+
+    async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
+        check.check_text("name", name)
+        check.check_text("version", version)
+        stored = self._skills(tenant_id).get((name, version))
+        if stored is None:
+            raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+        return stored.record.model_copy()
+
+    async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("version", version)
+        tables = await self._write()
+        if (name, version) in tables.skills.read(tenant_id):
+            del tables.skills.write(tenant_id)[(name, version)]
+
+    async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
+        skills = self._skills(tenant_id)
+        return [skills[key].record.model_copy() for key in sorted(skills)]
+
+    async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
+        check.check_text("name", name)
+        versions = [s for (n, _), s in self._skills(tenant_id).items() if n == name]
+        if not versions:
+            raise NotFoundError(f"tenant has no version of skill {name!r}")
+        return max(versions, key=lambda s: s.upload_seq).record.version
+
+    # -- The store itself -----------------------------------------------------------------
+
+    async def ping(self) -> None:
+        self._read()
+
+    async def schema_version(self) -> int:
+        """Return the latest migration version: this store always has the current schema."""
+        self._read()
+        return latest_version()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Store]:
+        shared = self._shared
+        self._read()
+        outer = self._scope
+        if outer is None:
+            if shared.owner is asyncio.current_task():
+                raise StoreError(
+                    "this task has a transaction open on the store: "
+                    "nest through the transaction's store (tx.transaction())"
+                )
+            await shared.lock.acquire()
+            shared.owner = asyncio.current_task()
+        try:
+            scope = _Scope(self._read().fork())
+            try:
+                yield self._view(scope)
+            finally:
+                scope.active = False
+            # Reached only when the block did not raise: commit by adopting the fork.
+            if outer is None:
+                shared.tables = scope.tables
+            else:
+                outer.tables = scope.tables
+        finally:
+            if outer is None:
+                shared.owner = None
+                shared.lock.release()
+
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """Open a transaction; the block's writes are applied when it ends without error."""
+        return self._transaction()
+
+    async def close(self) -> None:
+        """Mark the store closed; its data is dropped with the object."""
+        self._shared.closed = True
+
+    async def __aenter__(self) -> Self:
+        """Return the store; leaving the block closes it."""
+        self._read()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        await self.close()
