@@ -1,0 +1,146 @@
+"""Selecting a backend by URL, built-in or plugged in by entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from collections.abc import Awaitable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from skillbox_store import (
+    InvalidArgumentError,
+    Store,
+    StoreError,
+    available_schemes,
+    open_store,
+)
+from skillbox_store.urls import redact_url
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
+    async def wrapper() -> T:
+        return await coro
+
+    return asyncio.run(wrapper())
+
+
+@pytest.fixture
+def plugin_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Install a third-party backend (`fake://`) the way a wheel would: an entry point."""
+    (tmp_path / "fake_backend.py").write_text(
+        textwrap.dedent(
+            """
+            from skillbox_store.backends.memory import MemoryStore
+
+            OPENED = []
+
+            async def open_fake_store(url, *, migrate=True, **options):
+                OPENED.append((url, migrate, options))
+                return MemoryStore()
+
+            async def open_not_a_store(url, **options):
+                return object()
+            """
+        )
+    )
+    dist = tmp_path / "fake_backend-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-backend\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[skillbox_store.backends]\n"
+        "fake = fake_backend:open_fake_store\n"
+        "notastore = fake_backend:open_not_a_store\n"
+        "broken = fake_backend:does_not_exist\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "fake"
+    sys.modules.pop("fake_backend", None)
+
+
+def test_memory_url_opens_a_new_empty_store_each_time() -> None:
+    async def scenario() -> None:
+        first = await open_store("memory://")
+        await first.create_key("t", "n", "h")
+        async with open_store("memory://") as second:
+            assert isinstance(second, Store)
+            assert await second.list_keys("t") == []
+        with pytest.raises(StoreError):
+            await second.ping()
+        await first.close()
+
+    run(scenario())
+
+
+def test_unknown_scheme_lists_installed_ones() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        run(open_store("nosuch://x"))
+    message = str(caught.value)
+    assert "nosuch" in message
+    for scheme in ("memory://", "sqlite://", "postgresql://"):
+        assert scheme in message
+
+
+@pytest.mark.parametrize("url", ["", "just-a-path.db", "://x"])
+def test_url_without_scheme(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="scheme"):
+        run(open_store(url))
+
+
+def test_unknown_scheme_message_hides_password() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        run(open_store("mysql://app:hunter2@db/x"))
+    assert "hunter2" not in str(caught.value)
+
+
+def test_memory_rejects_options_and_paths() -> None:
+    with pytest.raises(InvalidArgumentError, match="options"):
+        run(open_store("memory://", pool_size=3))
+    with pytest.raises(InvalidArgumentError):
+        run(open_store("memory://somewhere"))
+
+
+def test_entry_point_backend(plugin_backend: str) -> None:
+    import fake_backend  # type: ignore[import-not-found]
+
+    assert plugin_backend in available_schemes()
+
+    async def scenario() -> None:
+        async with open_store("fake://anything", migrate=False, flavour="x") as store:
+            await store.create_key("t", "n", "h")
+            assert (await store.get_key_by_hash("h")).tenant_id == "t"
+        assert fake_backend.OPENED == [("fake://anything", False, {"flavour": "x"})]
+
+    run(scenario())
+
+
+def test_entry_point_that_is_not_a_store(plugin_backend: str) -> None:
+    with pytest.raises(StoreError, match="does not implement"):
+        run(open_store("notastore://"))
+
+
+def test_entry_point_that_fails_to_load(plugin_backend: str) -> None:
+    with pytest.raises(StoreError, match="failed to load"):
+        run(open_store("broken://"))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x"),
+        ("postgresql://app@db/x", "postgresql://app@db/x"),
+        (
+            "postgresql://db/x?password=s3cret&sslmode=require",
+            "postgresql://db/x?password=***&sslmode=require",
+        ),
+        ("host=db password='s 3cret' user=app", "host=db password=*** user=app"),
+        ("postgresql://app:s3cret@[::1]:5432/x", "postgresql://app:***@[::1]:5432/x"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
