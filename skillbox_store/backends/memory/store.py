@@ -280,21 +280,8 @@ class MemoryStore:
                 raise ConflictError(f"version {file.version} is already in the file's chain")
         now = utc_now()
         stored = file.model_copy(update={"id": new_id, "created_at": now, "updated_at": now})
-        self._put_file(tables, StoredFile(stored, chain_id))
+        tables.put_file(StoredFile(stored, chain_id))
         return stored.model_copy()
-
-    @staticmethod
-    def _put_file(tables: Tables, stored: StoredFile) -> None:
-        tenant_id, file = stored.file.tenant_id, stored.file
-        tables.files.write(tenant_id)[file.id] = stored
-        chains = tables.chains.write(tenant_id)
-        chains[stored.chain_id] = {**chains.get(stored.chain_id, {}), file.version: file.id}
-
-    def _chain(self, tables: Tables, tenant_id: str, chain_id: str) -> list[File]:
-        """The chain's files, highest version first."""
-        members = tables.chains.read(tenant_id)[chain_id]
-        files = tables.files.read(tenant_id)
-        return [files[members[v]].file for v in sorted(members, reverse=True)]
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         check.check_text("tenant_id", tenant_id)
@@ -313,7 +300,7 @@ class MemoryStore:
             raise NotFoundError(f"tenant has no file {file.id}")
         old = stored.file
         if file.version != old.version:
-            self._check_new_version(tables, stored, file.version)
+            tables.check_new_version(stored, file.version)
         new = old.model_copy(
             update={
                 "name": file.name,
@@ -324,29 +311,9 @@ class MemoryStore:
                 "updated_at": utc_now(),
             }
         )
-        chains = tables.chains.write(tenant_id)
-        members = dict(chains[stored.chain_id])
-        del members[old.version]
-        chains[stored.chain_id] = members
-        self._put_file(tables, StoredFile(new, stored.chain_id))
+        tables.drop_file(stored)
+        tables.put_file(StoredFile(new, stored.chain_id))
         return new.model_copy()
-
-    def _check_new_version(self, tables: Tables, stored: StoredFile, version: int) -> None:
-        file = stored.file
-        chain = self._chain(tables, file.tenant_id, stored.chain_id)
-        for member in chain:
-            if member.id == file.id:
-                continue
-            if member.version == version:
-                raise ConflictError(f"version {version} is already in the file's chain")
-            if member.id == file.parent_id and version <= member.version:
-                raise ConflictError(
-                    f"version {version} must be greater than the parent's ({member.version})"
-                )
-            if member.parent_id == file.id and version >= member.version:
-                raise ConflictError(
-                    f"version {version} must be smaller than a child's ({member.version})"
-                )
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
@@ -355,16 +322,10 @@ class MemoryStore:
         stored = tables.files.read(tenant_id).get(file_id)
         if stored is None:
             raise NotFoundError(f"tenant has no file {file_id}")
-        chain = self._chain(tables, tenant_id, stored.chain_id)
+        chain = tables.chain(tenant_id, stored.chain_id)
         if any(member.parent_id == file_id for member in chain):
             raise ConflictError(f"file {file_id} is the parent of a later version")
-        del tables.files.write(tenant_id)[file_id]
-        chains = tables.chains.write(tenant_id)
-        members = {v: i for v, i in chains[stored.chain_id].items() if i != file_id}
-        if members:
-            chains[stored.chain_id] = members
-        else:
-            del chains[stored.chain_id]
+        tables.drop_file(stored)
 
     async def list_files(self, filter: FileFilter) -> list[File]:
         wanted = check.check_file_filter(filter)
@@ -408,7 +369,7 @@ class MemoryStore:
         stored = tables.files.read(tenant_id).get(file_id)
         if stored is None:
             raise NotFoundError(f"tenant has no file {file_id}")
-        head = self._chain(tables, tenant_id, stored.chain_id)[0]
+        head = tables.chain(tenant_id, stored.chain_id)[0]
         now = utc_now()
         new = head.model_copy(
             update={
@@ -423,7 +384,7 @@ class MemoryStore:
                 "updated_at": now,
             }
         )
-        self._put_file(tables, StoredFile(new, stored.chain_id))
+        tables.put_file(StoredFile(new, stored.chain_id))
         return new.model_copy()
 
     async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
@@ -433,7 +394,7 @@ class MemoryStore:
         stored = tables.files.read(tenant_id).get(canonical) if canonical else None
         if stored is None:
             return []
-        return [f.model_copy() for f in self._chain(tables, tenant_id, stored.chain_id)]
+        return [f.model_copy() for f in tables.chain(tenant_id, stored.chain_id)]
 
     # -- Sessions -------------------------------------------------------------------------
 
@@ -541,6 +502,10 @@ class MemoryStore:
         return max(versions, key=lambda s: s.upload_seq).record.version
 
     # -- The store itself -----------------------------------------------------------------
+
+    async def table_counts(self) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
+        return self._read().counts()
 
     async def ping(self) -> None:
         self._read()

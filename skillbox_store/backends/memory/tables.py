@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from skillbox_store.errors import ConflictError
 from skillbox_store.records import APIKey, Execution, File, Session, SkillRecord
 
 __all__ = ["StoredFile", "StoredSkill", "Table", "Tables"]
@@ -53,6 +54,10 @@ class Table(Generic[K, V]):
             rows = self._rows[partition] = dict(rows)
             self._owned.add(partition)
         return rows
+
+    def count(self) -> int:
+        """Return the number of rows in all partitions."""
+        return sum(len(rows) for rows in self._rows.values())
 
     def fork(self) -> Table[K, V]:
         """Return a copy whose writes do not reach this table."""
@@ -123,3 +128,61 @@ class Tables:
             skills=self.skills.fork(),
             upload_seq=self.upload_seq,
         )
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of records per table, under the SQL tables' names."""
+        return {
+            "api_keys": self.keys.count(),
+            "executions": self.executions.count(),
+            "files": self.files.count(),
+            "sessions": self.sessions.count(),
+            "skills": self.skills.count(),
+        }
+
+    # -- version chains: the bookkeeping that keeps `chains` in step with `files` -------
+
+    def chain(self, tenant_id: str, chain_id: str) -> list[File]:
+        """Return the chain's files, highest version first."""
+        members = self.chains.read(tenant_id)[chain_id]
+        files = self.files.read(tenant_id)
+        return [files[members[v]].file for v in sorted(members, reverse=True)]
+
+    def put_file(self, stored: StoredFile) -> None:
+        """Store a file and record its version in its chain."""
+        file = stored.file
+        self.files.write(file.tenant_id)[file.id] = stored
+        chains = self.chains.write(file.tenant_id)
+        chains[stored.chain_id] = {**chains.get(stored.chain_id, {}), file.version: file.id}
+
+    def drop_file(self, stored: StoredFile) -> None:
+        """Remove a file and its version from its chain; a chain left empty goes too."""
+        file = stored.file
+        del self.files.write(file.tenant_id)[file.id]
+        chains = self.chains.write(file.tenant_id)
+        members = {v: i for v, i in chains[stored.chain_id].items() if i != file.id}
+        if members:
+            chains[stored.chain_id] = members
+        else:
+            del chains[stored.chain_id]
+
+    def check_new_version(self, stored: StoredFile, version: int) -> None:
+        """Refuse a version change that would break the chain's order.
+
+        Raises:
+            ConflictError: the version is used in the chain, not above the parent's, or
+                not below a child's.
+        """
+        file = stored.file
+        for member in self.chain(file.tenant_id, stored.chain_id):
+            if member.id == file.id:
+                continue
+            if member.version == version:
+                raise ConflictError(f"version {version} is already in the file's chain")
+            if member.id == file.parent_id and version <= member.version:
+                raise ConflictError(
+                    f"version {version} must be greater than the parent's ({member.version})"
+                )
+            if member.parent_id == file.id and version >= member.version:
+                raise ConflictError(
+                    f"version {version} must be smaller than a child's ({member.version})"
+                )
