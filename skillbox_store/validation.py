@@ -133,7 +133,7 @@ def _check_time(field: str, value: object) -> datetime | None:
         raise InvalidArgumentError(f"{field} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidArgumentError(f"{field} must be timezone-aware, got a naive datetime")
-    return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _check_json(field: str, value: object) -> None:
@@ -164,9 +164,9 @@ def _check_json(field: str, value: object) -> None:
             )
 
 
-def _check_outcome(execution: Execution) -> None:
-    """The fields an update writes, shared by inserts."""
-    if execution.status not in EXECUTION_STATUSES:
+def _check_outcome(execution: Execution, status: str | None = None) -> None:
+    """The fields an update writes, shared by inserts; ``status`` overrides the record's."""
+    if (execution.status if status is None else status) not in EXECUTION_STATUSES:
         raise InvalidArgumentError(
             f"status must be one of {', '.join(sorted(EXECUTION_STATUSES))}, "
             f"got {execution.status!r}"
@@ -191,12 +191,18 @@ def check_execution(execution: Execution, *, keep_status: bool) -> Execution:
     check_text("skill_name", execution.skill_name)
     check_text("skill_version", execution.skill_version)
     _check_json("input", execution.input)
-    if not keep_status:
-        execution = execution.model_copy(update={"status": "running"})
-    _check_outcome(execution)
-    return execution.model_copy(
-        update={"finished_at": _check_time("finished_at", execution.finished_at)}
-    )
+    update: dict[str, object] = {}
+    finished_at = _check_time("finished_at", execution.finished_at)
+    if finished_at is not execution.finished_at:
+        update["finished_at"] = finished_at
+    if keep_status:
+        _check_outcome(execution)
+    else:
+        _check_outcome(execution, status="running")
+        if execution.status != "running":
+            update["status"] = "running"
+    # Backends only read the record they get back, so an unchanged one is not copied.
+    return execution.model_copy(update=update) if update else execution
 
 
 def check_execution_update(execution: Execution) -> Execution:

@@ -1,0 +1,1 @@
+"""Benchmarks of the store against its raw drivers: ``python benchmarks/run.py``."""

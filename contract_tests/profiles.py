@@ -1,0 +1,77 @@
+"""Hypothesis profiles shared by `contract_tests` and `tests`: ``dev``, ``ci``, ``nightly``.
+
+Importing this module registers the profiles and loads the one named by the
+``HYPOTHESIS_PROFILE`` environment variable (``dev`` when unset). Both conftests import
+it, so one variable governs every Hypothesis test of the project. ``bites`` is the
+profile of the suite's own bite test, not for people.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from hypothesis import HealthCheck, Phase, settings
+
+__all__ = ["ACTIVE", "PROFILES", "PROFILE_ENV", "load_profile"]
+
+PROFILE_ENV: Final = "HYPOTHESIS_PROFILE"
+PROFILES: Final = ("dev", "ci", "nightly", "bites")
+
+# Tests share one opened store across their examples on purpose (opening a PostgreSQL
+# pool per example would dominate the run) and isolate examples by fresh tenants, so
+# the function-scoped-fixture health check is a false alarm here.
+_SHARED_FIXTURES: Final = (HealthCheck.function_scoped_fixture,)
+
+settings.register_profile(
+    "dev",
+    max_examples=20,
+    stateful_step_count=25,
+    # A database round trip of a cold store can take a few hundred milliseconds.
+    deadline=None,
+    suppress_health_check=_SHARED_FIXTURES,
+)
+settings.register_profile(
+    "ci",
+    # Derandomized so a red CI run replays on a laptop with the same command.
+    derandomize=True,
+    database=None,
+    max_examples=50,
+    stateful_step_count=40,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=(*_SHARED_FIXTURES, HealthCheck.too_slow, HealthCheck.data_too_large),
+)
+settings.register_profile(
+    "nightly",
+    max_examples=1000,
+    stateful_step_count=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=(*_SHARED_FIXTURES, HealthCheck.too_slow, HealthCheck.data_too_large),
+)
+
+# For tests/test_suite_bites.py: dev, minus shrinking. A bite run only needs to know
+# that the suite fails; shrinking a stateful failure costs a minute or more per run.
+settings.register_profile(
+    "bites",
+    parent=settings.get_profile("dev"),
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    database=None,
+)
+
+
+def load_profile() -> str:
+    """Load the profile that ``HYPOTHESIS_PROFILE`` names and return its name.
+
+    Raises:
+        ValueError: the variable names no registered profile.
+    """
+    name = os.environ.get(PROFILE_ENV, "dev") or "dev"
+    if name not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV}={name!r}: choose one of {', '.join(PROFILES)}")
+    settings.load_profile(name)
+    return name
+
+
+ACTIVE: Final = load_profile()

@@ -1,0 +1,95 @@
+"""Applying the PostgreSQL migrations, so that many processes starting at once migrate once.
+
+Each transactional file runs with its tracking-table row in one transaction that first
+takes a transaction-scoped advisory lock (keyed by the schema) and re-reads what is
+applied: a process that waited for the lock finds the work done. A file marked
+``-- skillbox:no-transaction`` runs in autocommit under the session-level form of the
+same lock, sent as one simple query: PostgreSQL refuses ``CREATE INDEX CONCURRENTLY``
+among other statements, so such a file holds one statement, and one that does not fails
+loudly instead of being split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.errors import MigrationError
+from skillbox_store.migrations import AppliedMigration, Migration, pending_migrations
+
+__all__ = ["migrate"]
+
+Row = tuple[Any, ...]
+
+
+async def _applied(conn: AsyncConnection[Row], sql: Statements) -> list[AppliedMigration]:
+    cursor = await conn.execute(sql.SELECT_APPLIED_MIGRATIONS)
+    return [AppliedMigration(int(v), str(n), str(c)) for v, n, c in await cursor.fetchall()]
+
+
+async def _prepare(conn: AsyncConnection[Row], sql: Statements) -> list[Migration]:
+    """Under the lock: create the schema and tracking table, return what is pending."""
+    await conn.execute(sql.LOCK_MIGRATIONS, (sql.schema,))
+    cursor = await conn.execute(sql.SELECT_SCHEMA_EXISTS, (sql.schema,))
+    if await cursor.fetchone() is None:
+        await conn.execute(sql.CREATE_SCHEMA)
+    await conn.execute(sql.CREATE_MIGRATIONS_TABLE)
+    return pending_migrations("postgres", await _applied(conn, sql))
+
+
+async def migrate(conn: AsyncConnection[Row], sql: Statements) -> int:
+    """Apply every pending migration on an autocommit connection; return how many ran.
+
+    Raises:
+        MigrationError: a file was changed after it was applied, the database is newer
+            than this code, or a migration failed (psycopg errors propagate to the
+            caller, which maps them).
+    """
+    applied = 0
+    while True:
+        async with conn.transaction():
+            pending = await _prepare(conn, sql)
+            if not pending:
+                return applied
+            migration = pending[0]
+            if migration.transactional:
+                await conn.execute(sql.SET_LOCAL_SEARCH_PATH)
+                await _run_file(conn, migration)
+                await conn.execute(
+                    sql.INSERT_MIGRATION,
+                    (migration.version, migration.name, migration.checksum),
+                )
+                applied += 1
+                continue
+        await _run_outside_transaction(conn, sql, migration)
+        applied += 1
+
+
+async def _run_file(conn: AsyncConnection[Row], migration: Migration) -> None:
+    try:
+        # No parameters: psycopg sends the file as one simple query, many statements.
+        await conn.execute(migration.sql.encode())
+    except Exception as exc:
+        raise MigrationError(f"migration postgres/{migration.name} failed: {exc}") from exc
+
+
+async def _run_outside_transaction(
+    conn: AsyncConnection[Row], sql: Statements, migration: Migration
+) -> None:
+    await conn.execute(sql.LOCK_MIGRATIONS_SESSION, (sql.schema,))
+    try:
+        applied = {row.version for row in await _applied(conn, sql)}
+        if migration.version in applied:
+            return
+        await conn.execute(sql.SET_SEARCH_PATH)
+        try:
+            await _run_file(conn, migration)
+        finally:
+            await conn.execute(sql.RESET_SEARCH_PATH)
+        await conn.execute(
+            sql.INSERT_MIGRATION, (migration.version, migration.name, migration.checksum)
+        )
+    finally:
+        await conn.execute(sql.UNLOCK_MIGRATIONS_SESSION, (sql.schema,))

@@ -1,0 +1,183 @@
+"""`open_postgres_store`: URL and options to a migrated store on an open pool."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, fields
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from skillbox_store.backends.postgres.errors import scrub, translate
+from skillbox_store.backends.postgres.migrate import migrate as apply_migrations
+from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.backends.postgres.store import DEFAULT_SCHEMA, PostgresStore, Row
+from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableError
+from skillbox_store.urls import redact_url
+
+__all__ = ["PostgresOptions", "open_postgres_store"]
+
+_SCHEMA_PARAM: Final = "schema"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresOptions:
+    """The options `open_store` accepts for ``postgresql://`` URLs.
+
+    Attributes:
+        schema: the schema of the tables (also ``?schema=`` in the URL).
+        min_size: connections the pool keeps open.
+        max_size: connections the pool opens at most; ``transaction()`` blocks hold one.
+        timeout: seconds a call waits for a free connection before `UnavailableError`.
+        connect_timeout: seconds opening waits for the server before `UnavailableError`.
+        max_idle: seconds an idle connection above ``min_size`` is kept.
+        max_lifetime: seconds after which a connection is replaced.
+        check: test each connection before lending it (one more round trip per call;
+            the store already retries reads once on a dead connection).
+        prepare_threshold: executions of a statement before a connection prepares it;
+            ``None`` never prepares (needed behind PgBouncer's transaction pooling).
+    """
+
+    schema: str = DEFAULT_SCHEMA
+    min_size: int = 2
+    max_size: int = 10
+    timeout: float = 10.0
+    connect_timeout: float = 10.0
+    max_idle: float = 600.0
+    max_lifetime: float = 3600.0
+    check: bool = False
+    prepare_threshold: int | None = 5
+
+
+def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
+    known = {spec.name for spec in fields(PostgresOptions)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown PostgreSQL store option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    values = dict(given)
+    if url_schema is not None:
+        if "schema" in values and values["schema"] != url_schema:
+            raise InvalidArgumentError("schema is given both in the URL and as an option")
+        values["schema"] = url_schema
+    options = PostgresOptions(**values)
+    if not isinstance(options.schema, str) or not options.schema or "\x00" in options.schema:
+        raise InvalidArgumentError("schema must be a non-empty name")
+    for name in ("min_size", "max_size"):
+        if not isinstance(getattr(options, name), int) or getattr(options, name) < 0:
+            raise InvalidArgumentError(f"{name} must be a non-negative integer")
+    if options.max_size < max(options.min_size, 1):
+        raise InvalidArgumentError("max_size must be at least 1 and at least min_size")
+    for name in ("timeout", "connect_timeout", "max_idle", "max_lifetime"):
+        value = getattr(options, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise InvalidArgumentError(f"{name} must be a positive number of seconds")
+    threshold = options.prepare_threshold
+    if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
+        raise InvalidArgumentError("prepare_threshold must be None or an integer >= 0")
+    return options
+
+
+def _split_url(url: str) -> tuple[str, str | None, str | None]:
+    """Return the libpq conninfo (without ``schema``), the URL's schema, its password."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from None
+    schemas = [value for key, value in query if key == _SCHEMA_PARAM]
+    rest = [(key, value) for key, value in query if key != _SCHEMA_PARAM]
+    conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
+    try:
+        password = conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error as exc:
+        message = scrub(str(exc), parts.password)
+        raise InvalidArgumentError(
+            f"malformed PostgreSQL URL {redact_url(url)!r}: {message}"
+        ) from None
+    return conninfo, (schemas[-1] if schemas else None), (str(password) if password else None)
+
+
+async def _connect(
+    conninfo: str, url: str, options: PostgresOptions, password: str | None
+) -> AsyncConnection[Row]:
+    """Open one connection, bounded by ``connect_timeout``, with an actionable error."""
+    where = redact_url(url)
+    try:
+        async with asyncio.timeout(options.connect_timeout):
+            return await AsyncConnection.connect(
+                conninfo,
+                autocommit=True,
+                prepare_threshold=options.prepare_threshold,
+                connect_timeout=max(2, int(options.connect_timeout)),
+            )
+    except TimeoutError:
+        raise UnavailableError(
+            f"cannot reach PostgreSQL at {where}: no answer within connect_timeout "
+            f"({options.connect_timeout} s)"
+        ) from None
+    except psycopg.Error as exc:
+        cause = translate(exc, password=password)
+        raise type(cause)(
+            f"cannot connect to PostgreSQL at {where}: {scrub(str(exc), password).strip()} "
+            "(check host, port, database, user and password)"
+        ) from None
+
+
+async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any) -> PostgresStore:
+    """Open a pool on ``url``, migrate the schema unless told not to, return the store.
+
+    Options are the fields of `PostgresOptions`.
+
+    Raises:
+        InvalidArgumentError: the URL is malformed or an option is unknown or bad.
+        UnavailableError: the server cannot be reached or refuses the credentials.
+        MigrationError: the schema cannot be brought to this version.
+    """
+    conninfo, url_schema, password = _split_url(url)
+    settings = _options(options, url_schema)
+    sql = Statements.for_schema(settings.schema)
+    # One direct connection first: its failure says why (a pool would only time out),
+    # and it runs the migrations before any pooled connection caches a plan.
+    conn = await _connect(conninfo, url, settings, password)
+    try:
+        if migrate:
+            await apply_migrations(conn, sql)
+    except StoreError:
+        raise
+    except psycopg.Error as exc:
+        raise translate(exc, password=password) from exc
+    finally:
+        await conn.close()
+    pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
+        conninfo,
+        connection_class=AsyncConnection[Row],
+        kwargs={"autocommit": True, "prepare_threshold": settings.prepare_threshold},
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        timeout=settings.timeout,
+        max_idle=settings.max_idle,
+        max_lifetime=settings.max_lifetime,
+        check=AsyncConnectionPool.check_connection if settings.check else None,
+        reconnect_timeout=max(settings.connect_timeout, 30.0),
+        name=f"skillbox-store {redact_url(url)}",
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=settings.connect_timeout)
+    except PoolTimeout:
+        await pool.close()
+        raise UnavailableError(
+            f"cannot open a pool of {settings.min_size} connections to PostgreSQL at "
+            f"{redact_url(url)} within connect_timeout ({settings.connect_timeout} s)"
+        ) from None
+    except BaseException:
+        await pool.close()
+        raise
+    return PostgresStore(pool, schema=settings.schema, owns_pool=True, password=password)

@@ -1,0 +1,325 @@
+"""Every SQL statement of the PostgreSQL backend, one named constant each.
+
+Names are verb first and match the SQLite backend's where a statement exists in both.
+Statements that return records select the columns in the field order of the records in
+`skillbox_store.records` (uuid columns cast to text), so a row maps onto its record by
+position (see `rows`). Parameters are positional (``%s``) or named (``%(name)s``) where
+one value is used twice; values are never interpolated.
+
+The tables live in a configurable schema, so each template names it ``{schema}`` (and
+its column list, ``{file_columns}`` and the like) and `Statements.for_schema` fills them
+in once per store, the schema as a quoted `psycopg.sql.Identifier`.
+That keeps statements correct on a pool the caller owns and behind PgBouncer's
+transaction pooling, where a ``search_path`` set per connection would not hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Final, Self
+
+from psycopg import sql
+
+__all__ = ["Statements"]
+
+# -- Column lists, in record field order ----------------------------------------------------
+
+_KEY_COLUMNS: Final = "id::text, key_hash, tenant_id, name, created_at, revoked_at"
+_EXECUTION_COLUMNS: Final = (
+    "id::text, skill_name, skill_version, tenant_id, status, input, output, logs, files_url, "
+    "files_list, duration_ms, error, created_at, finished_at"
+)
+_FILE_COLUMNS: Final = (
+    "id::text, tenant_id, session_id::text, execution_id::text, name, content_type, "
+    "size_bytes, s3_key, version, parent_id::text, created_at, updated_at"
+)
+_SESSION_COLUMNS: Final = "id::text, tenant_id, external_id, created_at, last_accessed_at"
+_SKILL_COLUMNS: Final = "tenant_id, name, version, description, lang, uploaded_at"
+
+# -- The store itself and migrations ------------------------------------------------------------
+
+SELECT_ONE: Final = "SELECT 1"
+# CREATE SCHEMA checks the CREATE privilege on the database even when the schema
+# exists, so it runs only when the schema is missing: a least-privileged role can
+# migrate a schema an administrator made for it.
+SELECT_SCHEMA_EXISTS: Final = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+CREATE_SCHEMA: Final = "CREATE SCHEMA IF NOT EXISTS {schema}"
+# Transaction-scoped: released by the COMMIT that also publishes the migration. The key
+# is derived from the schema, so stores in different schemas migrate independently.
+LOCK_MIGRATIONS: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+LOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
+UNLOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
+# Migration files name their tables unqualified; the runner points them at the schema.
+SET_LOCAL_SEARCH_PATH: Final = "SET LOCAL search_path TO {schema}"
+SET_SEARCH_PATH: Final = "SET search_path TO {schema}"
+RESET_SEARCH_PATH: Final = "RESET search_path"
+CREATE_MIGRATIONS_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (version integer PRIMARY KEY, "
+    "name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+SELECT_APPLIED_MIGRATIONS: Final = (
+    "SELECT version, name, checksum FROM {schema}.schema_migrations ORDER BY version"
+)
+SELECT_SCHEMA_VERSION: Final = "SELECT COALESCE(MAX(version), 0) FROM {schema}.schema_migrations"
+INSERT_MIGRATION: Final = (
+    "INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)"
+)
+
+# -- Operators' totals (skillbox_store.stats.StoreStats) -------------------------------
+
+SELECT_TABLE_COUNTS: Final = (
+    "SELECT (SELECT count(*) FROM {schema}.api_keys), (SELECT count(*) FROM {schema}.executions), "
+    "(SELECT count(*) FROM {schema}.files), (SELECT count(*) FROM {schema}.sessions), "
+    "(SELECT count(*) FROM {schema}.skills)"
+)
+
+# -- API keys ---------------------------------------------------------------------------
+
+INSERT_KEY: Final = (
+    "INSERT INTO {schema}.api_keys (id, key_hash, tenant_id, name, created_at) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+SELECT_KEY_BY_HASH: Final = "SELECT {key_columns} FROM {schema}.api_keys WHERE key_hash = %s"
+SELECT_VALID_KEY_BY_HASH: Final = (
+    "SELECT {key_columns} FROM {schema}.api_keys WHERE key_hash = %s AND revoked_at IS NULL"
+)
+SELECT_KEYS: Final = (
+    "SELECT {key_columns} FROM {schema}.api_keys WHERE tenant_id = %s ORDER BY seq DESC"
+)
+REVOKE_KEY: Final = (
+    "UPDATE {schema}.api_keys SET revoked_at = %s WHERE tenant_id = %s AND id = %s AND "
+    "revoked_at IS NULL RETURNING {key_columns}"
+)
+SELECT_KEY_REVOKED_AT: Final = (
+    "SELECT revoked_at FROM {schema}.api_keys WHERE tenant_id = %s AND id = %s"
+)
+
+# -- Executions -------------------------------------------------------------------------
+
+INSERT_EXECUTION: Final = (
+    "INSERT INTO {schema}.executions (id, skill_name, skill_version, tenant_id, status, "
+    "input, output, logs, files_url, files_list, duration_ms, error, created_at, "
+    "finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+SELECT_EXECUTION: Final = (
+    "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s AND id = %s"
+)
+SELECT_EXECUTIONS_PAGE: Final = (
+    "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s "
+    "ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+# Under READ COMMITTED a concurrent update re-checks `status` on the row it waited for,
+# so of racing updates of one running execution exactly one matches.
+UPDATE_RUNNING_EXECUTION: Final = (
+    "UPDATE {schema}.executions SET status = %s, output = %s, logs = %s, files_url = %s, "
+    "files_list = %s, duration_ms = %s, error = %s, finished_at = %s WHERE tenant_id = %s "
+    "AND id = %s AND status = 'running' RETURNING {execution_columns}"
+)
+SELECT_EXECUTION_STATUS: Final = (
+    "SELECT status FROM {schema}.executions WHERE tenant_id = %s AND id = %s"
+)
+
+# -- Files ------------------------------------------------------------------------------
+
+# A root file starts its own chain: chain_id is its own id.
+INSERT_FILE: Final = (
+    "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
+    "VALUES (%(id)s, %(tenant_id)s, %(session_id)s, %(execution_id)s, %(name)s, "
+    "%(content_type)s, %(size_bytes)s, %(s3_key)s, %(version)s, NULL, %(now)s, %(now)s, "
+    "%(id)s)"
+)
+# A file with a parent joins the parent's chain, in one statement: no row inserted means
+# the parent is missing or its version is not lower (the error path tells which); a
+# version already used in the chain violates files_chain_version_key.
+INSERT_FILE_AFTER_PARENT: Final = (
+    "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
+    "SELECT %(id)s, p.tenant_id, %(session_id)s, %(execution_id)s, %(name)s, "
+    "%(content_type)s, %(size_bytes)s, %(s3_key)s, %(version)s, p.id, %(now)s, %(now)s, "
+    "p.chain_id FROM {schema}.files p WHERE p.tenant_id = %(tenant_id)s AND "
+    "p.id = %(parent_id)s AND p.version < %(version)s"
+)
+SELECT_FILE_VERSION: Final = "SELECT version FROM {schema}.files WHERE tenant_id = %s AND id = %s"
+SELECT_FILE: Final = "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND id = %s"
+# The version may change only between the parent's and the lowest child's; a version
+# used elsewhere in the chain violates files_chain_version_key. updated_at never moves
+# back, even if the clock does.
+UPDATE_FILE: Final = (
+    "UPDATE {schema}.files f SET name = %(name)s, content_type = %(content_type)s, "
+    "size_bytes = %(size_bytes)s, s3_key = %(s3_key)s, version = %(version)s, "
+    "updated_at = GREATEST(%(now)s, f.updated_at) "
+    "WHERE f.tenant_id = %(tenant_id)s AND f.id = %(id)s AND (f.version = %(version)s OR ("
+    "NOT EXISTS (SELECT 1 FROM {schema}.files p WHERE p.tenant_id = f.tenant_id AND "
+    "p.id = f.parent_id AND p.version >= %(version)s) AND "
+    "NOT EXISTS (SELECT 1 FROM {schema}.files c WHERE c.tenant_id = f.tenant_id AND "
+    "c.parent_id = f.id AND c.version <= %(version)s))) "
+    "RETURNING {file_columns}"
+)
+# A file that a later version names as parent fails files_parent_fkey: nothing deleted.
+DELETE_FILE: Final = "DELETE FROM {schema}.files WHERE tenant_id = %s AND id = %s"
+SELECT_FILES_PAGE: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s "
+    "ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+SELECT_FILES_PAGE_BY_SESSION: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND session_id = %s "
+    "ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+SELECT_FILES_PAGE_BY_EXECUTION: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND execution_id = %s "
+    "ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND session_id = %s "
+    "AND execution_id = %s ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+SELECT_SESSION_FILES: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND session_id = %s "
+    "ORDER BY seq DESC"
+)
+# One statement: find the chain's head (highest version) from any member and insert after
+# it. Two racing calls read the same head; the loser violates files_chain_version_key
+# and the store runs the statement again, which then sees the winner as the head.
+INSERT_FILE_VERSION: Final = (
+    "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
+    "SELECT %(id)s, h.tenant_id, h.session_id, h.execution_id, COALESCE(%(name)s, h.name), "
+    "COALESCE(%(content_type)s, h.content_type), %(size_bytes)s, %(s3_key)s, h.version + 1, "
+    "h.id, %(now)s, %(now)s, h.chain_id FROM {schema}.files h WHERE "
+    "h.tenant_id = %(tenant_id)s AND h.chain_id = (SELECT m.chain_id FROM {schema}.files m "
+    "WHERE m.tenant_id = %(tenant_id)s AND m.id = %(file_id)s) ORDER BY h.version DESC "
+    "LIMIT 1 RETURNING {file_columns}"
+)
+# The whole chain in one range scan of files_chain_version_key, however deep it is.
+SELECT_FILE_VERSIONS: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %(tenant_id)s AND "
+    "chain_id = (SELECT m.chain_id FROM {schema}.files m WHERE m.tenant_id = %(tenant_id)s "
+    "AND m.id = %(file_id)s) ORDER BY version DESC"
+)
+
+# -- Sessions ---------------------------------------------------------------------------
+
+# Get-or-create in one statement; last_accessed_at never moves back.
+UPSERT_SESSION: Final = (
+    "INSERT INTO {schema}.sessions AS s (id, tenant_id, external_id, created_at, "
+    "last_accessed_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, external_id) DO "
+    "UPDATE SET last_accessed_at = GREATEST(EXCLUDED.last_accessed_at, s.last_accessed_at) "
+    "RETURNING {session_columns}"
+)
+SELECT_SESSION: Final = (
+    "SELECT {session_columns} FROM {schema}.sessions WHERE tenant_id = %s AND id = %s"
+)
+SELECT_SESSION_BY_EXTERNAL_ID: Final = (
+    "SELECT {session_columns} FROM {schema}.sessions WHERE tenant_id = %s AND external_id = %s"
+)
+TOUCH_SESSION: Final = (
+    "UPDATE {schema}.sessions s SET last_accessed_at = GREATEST(%s, s.last_accessed_at) "
+    "WHERE s.tenant_id = %s AND s.id = %s RETURNING {session_columns}"
+)
+DELETE_SESSION: Final = "DELETE FROM {schema}.sessions WHERE tenant_id = %s AND external_id = %s"
+
+# -- Skills -----------------------------------------------------------------------------
+
+# upload_seq's default draws from a sequence for the proposed row, so EXCLUDED.upload_seq
+# is fresh on update too: the upserted version becomes the latest either way.
+UPSERT_SKILL: Final = (
+    "INSERT INTO {schema}.skills (tenant_id, name, version, description, lang, uploaded_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, name, version) DO UPDATE SET "
+    "description = EXCLUDED.description, lang = EXCLUDED.lang, uploaded_at = "
+    "EXCLUDED.uploaded_at, upload_seq = EXCLUDED.upload_seq RETURNING {skill_columns}"
+)
+SELECT_SKILL: Final = (
+    "SELECT {skill_columns} FROM {schema}.skills WHERE tenant_id = %s AND name = %s AND "
+    "version = %s"
+)
+DELETE_SKILL: Final = (
+    "DELETE FROM {schema}.skills WHERE tenant_id = %s AND name = %s AND version = %s"
+)
+# name and version are COLLATE "C": code-point order, served by the primary key.
+SELECT_SKILLS: Final = (
+    "SELECT {skill_columns} FROM {schema}.skills WHERE tenant_id = %s ORDER BY name, version"
+)
+SELECT_LATEST_SKILL_VERSION: Final = (
+    "SELECT version FROM {schema}.skills WHERE tenant_id = %s AND name = %s "
+    "ORDER BY upload_seq DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The statements above with ``{schema}`` filled in, built once per store.
+
+    Each field holds the statement of the module constant with the same name, as the
+    bytes psycopg sends (no per-call composing or encoding).
+    """
+
+    schema: str
+    SELECT_ONE: bytes
+    SELECT_SCHEMA_EXISTS: bytes
+    CREATE_SCHEMA: bytes
+    LOCK_MIGRATIONS: bytes
+    LOCK_MIGRATIONS_SESSION: bytes
+    UNLOCK_MIGRATIONS_SESSION: bytes
+    SET_LOCAL_SEARCH_PATH: bytes
+    SET_SEARCH_PATH: bytes
+    RESET_SEARCH_PATH: bytes
+    CREATE_MIGRATIONS_TABLE: bytes
+    SELECT_APPLIED_MIGRATIONS: bytes
+    SELECT_SCHEMA_VERSION: bytes
+    SELECT_TABLE_COUNTS: bytes
+    INSERT_MIGRATION: bytes
+    INSERT_KEY: bytes
+    SELECT_KEY_BY_HASH: bytes
+    SELECT_VALID_KEY_BY_HASH: bytes
+    SELECT_KEYS: bytes
+    REVOKE_KEY: bytes
+    SELECT_KEY_REVOKED_AT: bytes
+    INSERT_EXECUTION: bytes
+    SELECT_EXECUTION: bytes
+    SELECT_EXECUTIONS_PAGE: bytes
+    UPDATE_RUNNING_EXECUTION: bytes
+    SELECT_EXECUTION_STATUS: bytes
+    INSERT_FILE: bytes
+    INSERT_FILE_AFTER_PARENT: bytes
+    SELECT_FILE_VERSION: bytes
+    SELECT_FILE: bytes
+    UPDATE_FILE: bytes
+    DELETE_FILE: bytes
+    SELECT_FILES_PAGE: bytes
+    SELECT_FILES_PAGE_BY_SESSION: bytes
+    SELECT_FILES_PAGE_BY_EXECUTION: bytes
+    SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION: bytes
+    SELECT_SESSION_FILES: bytes
+    INSERT_FILE_VERSION: bytes
+    SELECT_FILE_VERSIONS: bytes
+    UPSERT_SESSION: bytes
+    SELECT_SESSION: bytes
+    SELECT_SESSION_BY_EXTERNAL_ID: bytes
+    TOUCH_SESSION: bytes
+    DELETE_SESSION: bytes
+    UPSERT_SKILL: bytes
+    SELECT_SKILL: bytes
+    DELETE_SKILL: bytes
+    SELECT_SKILLS: bytes
+    SELECT_LATEST_SKILL_VERSION: bytes
+
+    @classmethod
+    def for_schema(cls, schema: str) -> Self:
+        """Return every statement with its tables qualified by ``schema`` (quoted)."""
+        names = {
+            "schema": sql.Identifier(schema),
+            "key_columns": sql.SQL(_KEY_COLUMNS),
+            "execution_columns": sql.SQL(_EXECUTION_COLUMNS),
+            "file_columns": sql.SQL(_FILE_COLUMNS),
+            "session_columns": sql.SQL(_SESSION_COLUMNS),
+            "skill_columns": sql.SQL(_SKILL_COLUMNS),
+        }
+        texts = globals()
+        values: dict[str, object] = {"schema": schema}
+        for spec in fields(cls):
+            if spec.name == "schema":
+                continue
+            template = sql.SQL(texts[spec.name])
+            values[spec.name] = template.format(**names).as_string(None).encode()
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,657 @@
+"""`PostgresStore`: the contract on PostgreSQL through a psycopg_pool connection pool.
+
+Round trips. Every point read and single-row write is one statement on an autocommit
+connection, so it costs exactly one round trip: a pooled connection given back inside
+an implicit transaction would cost a ROLLBACK round trip each time. Store-chosen ids and
+timestamps come from Python (``uuid4``, `utc_now`), so an insert needs no RETURNING;
+updates use RETURNING, get-or-create and upsert use ``INSERT … ON CONFLICT``, and
+`create_file_version` is one ``INSERT … SELECT``. Only error paths may take a second
+query, to tell `NotFoundError` from `ConflictError`.
+
+Transactions. A `transaction()` block holds one pooled connection for its whole block
+(``BEGIN`` … ``COMMIT``); inside it each write runs in a savepoint, so a failed call
+leaves the block usable and unchanged, as outside one.
+
+Broken connections. After a server restart the pool's idle connections are dead. A
+read that fails on one runs once more on a fresh connection; a write does so only when
+the server had ended the session before the statement ran (SQLSTATE 57P01–57P03),
+since otherwise it may have been applied. The pool's ``check`` option tests each
+connection before use instead, at the price of a round trip per call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.errors import UndefinedTable
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+
+from skillbox_store import validation as check
+from skillbox_store.backends.postgres import rows
+from skillbox_store.backends.postgres.errors import (
+    is_chain_version_taken,
+    is_dead_connection,
+    is_session_terminated,
+    translate,
+)
+from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.errors import (
+    AlreadyFinishedError,
+    AlreadyRevokedError,
+    ConflictError,
+    NotFoundError,
+    StoreError,
+)
+from skillbox_store.records import (
+    APIKey,
+    Execution,
+    File,
+    FileFilter,
+    Session,
+    SkillRecord,
+    utc_now,
+)
+from skillbox_store.stats import TABLES
+from skillbox_store.store import Store
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
+
+DEFAULT_SCHEMA: Final = "sandbox"
+
+Row = tuple[Any, ...]
+Pool = AsyncConnectionPool[AsyncConnection[Row]]
+_Fetch = Literal["one", "all", "count"]
+_DRIVER_ERRORS: Final = (psycopg.Error, PoolTimeout, TooManyRequests)
+# Each lost race on a chain's head costs one retry; a call retries at most this often.
+_VERSION_ATTEMPTS: Final = 100
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _json(value: Any) -> Jsonb | None:
+    # None is SQL NULL; Jsonb(None) would store the JSON literal null instead.
+    return None if value is None else Jsonb(value)
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every view of one store shares."""
+
+    pool: Pool
+    sql: Statements
+    owns_pool: bool
+    password: str | None
+    closed: bool = False
+
+
+@dataclass(slots=True)
+class _Scope:
+    """An open transaction block (or savepoint) and the connection it holds."""
+
+    conn: AsyncConnection[Row]
+    active: bool = True
+
+
+class PostgresStore:
+    """A `Store` on PostgreSQL; open it with `open_store`, or wrap a pool you own.
+
+    ``PostgresStore(pool, schema=…)`` is the counterpart of Go's ``NewWithDB``: the
+    store neither migrates the schema (`schema_version` tells where it is) nor closes
+    the pool. Its connections should be autocommit (``kwargs={"autocommit": True}``);
+    otherwise each call pays a COMMIT round trip when the pool takes the connection
+    back. No I/O happens here.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        owns_pool: bool = False,
+        password: str | None = None,
+    ) -> None:
+        """Wrap ``pool``; ``owns_pool`` makes `close` close it, ``password`` is scrubbed."""
+        check.check_text("schema", schema)
+        self._shared = _Shared(pool, Statements.for_schema(schema), owns_pool, password)
+        self._scope: _Scope | None = None
+
+    @property
+    def pool(self) -> Pool:
+        """The connection pool the store uses, for raw access (Go's ``DB()``)."""
+        return self._shared.pool
+
+    @property
+    def schema(self) -> str:
+        """The schema that holds the store's tables."""
+        return self._shared.sql.schema
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._shared.closed:
+            raise StoreError("the store is closed")
+        if self._scope is not None and not self._scope.active:
+            raise StoreError("the transaction has ended; use the store it was opened on")
+
+    def _error(
+        self, exc: BaseException, referenced: type[StoreError] = NotFoundError
+    ) -> StoreError:
+        return translate(exc, password=self._shared.password, referenced=referenced)
+
+    @staticmethod
+    async def _send(conn: AsyncConnection[Row], query: bytes, params: Any, fetch: _Fetch) -> Any:
+        cursor = await conn.execute(query, params)
+        if fetch == "one":
+            return await cursor.fetchone()
+        if fetch == "all":
+            return await cursor.fetchall()
+        return cursor.rowcount
+
+    async def _query(
+        self,
+        query: bytes,
+        params: Sequence[Any] | dict[str, Any],
+        fetch: _Fetch,
+        *,
+        write: bool,
+        referenced: type[StoreError] = NotFoundError,
+    ) -> Any:
+        """Run one statement: on the block's connection, else on a pooled one."""
+        self._check_usable()
+        scope = self._scope
+        try:
+            if scope is not None:
+                if not write:
+                    return await self._send(scope.conn, query, params, fetch)
+                # A failed statement aborts the whole block; the savepoint confines it.
+                async with scope.conn.transaction():
+                    return await self._send(scope.conn, query, params, fetch)
+            pool = self._shared.pool
+            try:
+                async with pool.connection() as conn:
+                    return await self._send(conn, query, params, fetch)
+            except psycopg.Error as exc:
+                if not is_dead_connection(exc) or (write and not is_session_terminated(exc)):
+                    raise
+            # The connection had died (server restart): drop the pool's other dead
+            # ones and run once more on a fresh connection.
+            await pool.check()
+            async with pool.connection() as conn:
+                return await self._send(conn, query, params, fetch)
+        except _DRIVER_ERRORS as exc:
+            raise self._error(exc, referenced) from exc
+
+    async def _one(self, query: bytes, params: Any, *, write: bool = False) -> Row | None:
+        row: Row | None = await self._query(query, params, "one", write=write)
+        return row
+
+    async def _all(self, query: bytes, params: Any) -> list[Row]:
+        found: list[Row] = await self._query(query, params, "all", write=False)
+        return found
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("key_hash", key_hash)
+        row = (_new_id(), key_hash, tenant_id, name, utc_now())
+        await self._query(self._shared.sql.INSERT_KEY, row, "count", write=True)
+        return rows.key_from_row((*row, None))
+
+    async def get_key_by_hash(self, key_hash: str) -> APIKey:
+        check.check_text("key_hash", key_hash)
+        row = await self._one(self._shared.sql.SELECT_KEY_BY_HASH, (key_hash,))
+        if row is None:
+            raise NotFoundError("no API key has this hash")
+        return rows.key_from_row(row)
+
+    async def validate_key(self, key_hash: str) -> APIKey | None:
+        check.check_text("key_hash", key_hash)
+        row = await self._one(self._shared.sql.SELECT_VALID_KEY_BY_HASH, (key_hash,))
+        return None if row is None else rows.key_from_row(row)
+
+    async def list_keys(self, tenant_id: str) -> list[APIKey]:
+        check.check_text("tenant_id", tenant_id)
+        found = await self._all(self._shared.sql.SELECT_KEYS, (tenant_id,))
+        return [rows.key_from_row(row) for row in found]
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        key_id = check.lookup_id("key id", key_id)
+        sql = self._shared.sql
+        row = await self._one(sql.REVOKE_KEY, (utc_now(), tenant_id, key_id), write=True)
+        if row is not None:
+            return rows.key_from_row(row)
+        if await self._one(sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
+            raise NotFoundError(f"tenant has no API key {key_id}")
+        raise AlreadyRevokedError(f"API key {key_id} was already revoked")
+
+    # -- Executions -------------------------------------------------------------------------
+
+    async def _insert_execution(self, e: Execution) -> Execution:
+        row = (
+            _new_id(),
+            e.skill_name,
+            e.skill_version,
+            e.tenant_id,
+            e.status,
+            e.input,
+            e.output,
+            e.logs,
+            e.files_url,
+            list(e.files_list),
+            e.duration_ms,
+            e.error,
+            utc_now(),
+            e.finished_at,
+        )
+        params = (*row[:5], _json(e.input), _json(e.output), *row[7:])
+        await self._query(self._shared.sql.INSERT_EXECUTION, params, "count", write=True)
+        return rows.execution_from_row(row)
+
+    async def create_execution(self, execution: Execution) -> Execution:
+        return await self._insert_execution(check.check_execution(execution, keep_status=False))
+
+    async def insert_execution(self, execution: Execution) -> Execution:
+        return await self._insert_execution(check.check_execution(execution, keep_status=True))
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
+        check.check_text("tenant_id", tenant_id)
+        execution_id = check.lookup_id("execution id", execution_id)
+        row = await self._one(self._shared.sql.SELECT_EXECUTION, (tenant_id, execution_id))
+        if row is None:
+            raise NotFoundError(f"tenant has no execution {execution_id}")
+        return rows.execution_from_row(row)
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+    ) -> list[Execution]:
+        check.check_text("tenant_id", tenant_id)
+        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
+        offset = check.check_offset(offset)
+        found = await self._all(self._shared.sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+        return [rows.execution_from_row(row) for row in found]
+
+    async def update_execution(self, execution: Execution) -> Execution:
+        e = check.check_execution_update(execution)
+        sql = self._shared.sql
+        params = (
+            e.status,
+            _json(e.output),
+            e.logs,
+            e.files_url,
+            list(e.files_list),
+            e.duration_ms,
+            e.error,
+            e.finished_at,
+            e.tenant_id,
+            e.id,
+        )
+        row = await self._one(sql.UPDATE_RUNNING_EXECUTION, params, write=True)
+        if row is not None:
+            return rows.execution_from_row(row)
+        status = await self._one(sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
+        if status is None:
+            raise NotFoundError(f"tenant has no execution {e.id}")
+        raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
+
+    # -- Files ------------------------------------------------------------------------------
+
+    async def create_file(self, file: File) -> File:
+        f = check.check_file(file)
+        sql = self._shared.sql
+        now = utc_now()
+        params = {
+            "id": _new_id(),
+            "tenant_id": f.tenant_id,
+            "session_id": f.session_id,
+            "execution_id": f.execution_id,
+            "name": f.name,
+            "content_type": f.content_type,
+            "size_bytes": f.size_bytes,
+            "s3_key": f.s3_key,
+            "version": f.version,
+            "parent_id": f.parent_id,
+            "now": now,
+        }
+        if f.parent_id is None:
+            await self._query(sql.INSERT_FILE, params, "count", write=True)
+        elif not await self._query(sql.INSERT_FILE_AFTER_PARENT, params, "count", write=True):
+            parent = await self._one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.parent_id))
+            if parent is None:
+                raise NotFoundError(f"parent_id {f.parent_id} names no file of the tenant")
+            raise ConflictError(
+                f"version {f.version} must be greater than the parent's ({parent[0]})"
+            )
+        return rows.file_from_row(
+            (
+                params["id"],
+                f.tenant_id,
+                f.session_id,
+                f.execution_id,
+                f.name,
+                f.content_type,
+                f.size_bytes,
+                f.s3_key,
+                f.version,
+                f.parent_id,
+                now,
+                now,
+            )
+        )
+
+    async def get_file(self, tenant_id: str, file_id: str) -> File:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        row = await self._one(self._shared.sql.SELECT_FILE, (tenant_id, file_id))
+        if row is None:
+            raise NotFoundError(f"tenant has no file {file_id}")
+        return rows.file_from_row(row)
+
+    async def update_file(self, file: File) -> File:
+        f = check.check_file_update(file)
+        sql = self._shared.sql
+        params = {
+            "name": f.name,
+            "content_type": f.content_type,
+            "size_bytes": f.size_bytes,
+            "s3_key": f.s3_key,
+            "version": f.version,
+            "now": utc_now(),
+            "tenant_id": f.tenant_id,
+            "id": f.id,
+        }
+        row = await self._one(sql.UPDATE_FILE, params, write=True)
+        if row is not None:
+            return rows.file_from_row(row)
+        if await self._one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.id)) is None:
+            raise NotFoundError(f"tenant has no file {f.id}")
+        raise ConflictError(
+            f"version {f.version} must stay above the parent's and below every child's"
+        )
+
+    async def delete_file(self, tenant_id: str, file_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        deleted = await self._query(
+            self._shared.sql.DELETE_FILE,
+            (tenant_id, file_id),
+            "count",
+            write=True,
+            referenced=ConflictError,
+        )
+        if not deleted:
+            raise NotFoundError(f"tenant has no file {file_id}")
+
+    async def list_files(self, filter: FileFilter) -> list[File]:
+        wanted = check.check_file_filter(filter)
+        if wanted.matches_nothing:
+            self._check_usable()
+            return []
+        sql = self._shared.sql
+        page = (wanted.limit, wanted.offset)
+        if wanted.session_id is not None and wanted.execution_id is not None:
+            query = sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION
+            params: tuple[Any, ...] = (wanted.tenant_id, wanted.session_id, wanted.execution_id)
+        elif wanted.session_id is not None:
+            query = sql.SELECT_FILES_PAGE_BY_SESSION
+            params = (wanted.tenant_id, wanted.session_id)
+        elif wanted.execution_id is not None:
+            query = sql.SELECT_FILES_PAGE_BY_EXECUTION
+            params = (wanted.tenant_id, wanted.execution_id)
+        else:
+            query = sql.SELECT_FILES_PAGE
+            params = (wanted.tenant_id,)
+        return [rows.file_from_row(row) for row in await self._all(query, params + page)]
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        canonical = check.match_id(session_id)
+        if canonical is None:
+            self._check_usable()
+            return []
+        found = await self._all(self._shared.sql.SELECT_SESSION_FILES, (tenant_id, canonical))
+        return [rows.file_from_row(row) for row in found]
+
+    async def create_file_version(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int,
+        s3_key: str,
+    ) -> File:
+        """Append a version in one statement; a lost race on the head runs it again."""
+        file_id = check.check_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        )
+        params: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "file_id": file_id,
+            "name": name,
+            "content_type": content_type,
+            "size_bytes": size_bytes,
+            "s3_key": s3_key,
+        }
+        for _ in range(_VERSION_ATTEMPTS):
+            params["id"] = _new_id()
+            params["now"] = utc_now()
+            try:
+                row = await self._query(
+                    self._shared.sql.INSERT_FILE_VERSION, params, "one", write=True
+                )
+            except ConflictError as exc:
+                if is_chain_version_taken(exc.__cause__ or exc):
+                    continue
+                raise
+            if row is None:
+                raise NotFoundError(f"tenant has no file {file_id}")
+            return rows.file_from_row(row)
+        raise ConflictError(
+            f"file {file_id}: lost the race for the chain's next version "
+            f"{_VERSION_ATTEMPTS} times; try again"
+        )
+
+    async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        canonical = check.match_id(file_id)
+        if canonical is None:
+            self._check_usable()
+            return []
+        found = await self._all(
+            self._shared.sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": canonical}
+        )
+        return [rows.file_from_row(row) for row in found]
+
+    # -- Sessions ---------------------------------------------------------------------------
+
+    async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        now = utc_now()
+        row = await self._one(
+            self._shared.sql.UPSERT_SESSION,
+            (_new_id(), tenant_id, external_id, now, now),
+            write=True,
+        )
+        assert row is not None  # RETURNING of an upsert always yields a row
+        return rows.session_from_row(row)
+
+    async def get_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        row = await self._one(self._shared.sql.SELECT_SESSION, (tenant_id, session_id))
+        if row is None:
+            raise NotFoundError(f"tenant has no session {session_id}")
+        return rows.session_from_row(row)
+
+    async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        row = await self._one(
+            self._shared.sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id)
+        )
+        if row is None:
+            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+        return rows.session_from_row(row)
+
+    async def touch_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        row = await self._one(
+            self._shared.sql.TOUCH_SESSION, (utc_now(), tenant_id, session_id), write=True
+        )
+        if row is None:
+            raise NotFoundError(f"tenant has no session {session_id}")
+        return rows.session_from_row(row)
+
+    async def delete_session(self, tenant_id: str, external_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        deleted = await self._query(
+            self._shared.sql.DELETE_SESSION, (tenant_id, external_id), "count", write=True
+        )
+        if not deleted:
+            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+
+    # -- Skills -----------------------------------------------------------------------------
+
+    async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
+        r = check.check_skill(record)
+        params = (r.tenant_id, r.name, r.version, r.description, r.lang, utc_now())
+        row = await self._one(self._shared.sql.UPSERT_SKILL, params, write=True)
+        assert row is not None  # RETURNING of an upsert always yields a row
+        return rows.skill_from_row(row)
+
+    async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("version", version)
+        row = await self._one(self._shared.sql.SELECT_SKILL, (tenant_id, name, version))
+        if row is None:
+            raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+        return rows.skill_from_row(row)
+
+    async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("version", version)
+        await self._query(
+            self._shared.sql.DELETE_SKILL, (tenant_id, name, version), "count", write=True
+        )
+
+    async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
+        check.check_text("tenant_id", tenant_id)
+        found = await self._all(self._shared.sql.SELECT_SKILLS, (tenant_id,))
+        return [rows.skill_from_row(row) for row in found]
+
+    async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        row = await self._one(self._shared.sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
+        if row is None:
+            raise NotFoundError(f"tenant has no version of skill {name!r}")
+        version: str = row[0]
+        return version
+
+    # -- The store itself -------------------------------------------------------------------
+
+    async def table_counts(self) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
+        row = await self._one(self._shared.sql.SELECT_TABLE_COUNTS, ())
+        assert row is not None  # a SELECT without FROM returns its one row
+        return dict(zip(TABLES, (int(n) for n in row), strict=True))
+
+    async def ping(self) -> None:
+        await self._one(self._shared.sql.SELECT_ONE, ())
+
+    async def schema_version(self) -> int:
+        """Return the highest applied migration; 0 when the schema was never migrated."""
+        try:
+            # A write as far as blocks go: a missing table must not abort the block.
+            row = await self._one(self._shared.sql.SELECT_SCHEMA_VERSION, (), write=True)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, UndefinedTable):
+                return 0
+            raise
+        return 0 if row is None else int(row[0])
+
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """Open a transaction on one pooled connection (a savepoint when nested).
+
+        The block holds its connection until it ends, so blocks count against the
+        pool's ``max_size``.
+        """
+        return self._transaction()
+
+    def _view(self, conn: AsyncConnection[Row]) -> tuple[PostgresStore, _Scope]:
+        view = PostgresStore.__new__(PostgresStore)
+        view._shared = self._shared
+        view._scope = _Scope(conn)
+        return view, view._scope
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Store]:
+        self._check_usable()
+        own_error: BaseException | None = None
+        try:
+            if self._scope is None:
+                async with self._shared.pool.connection() as conn, conn.transaction():
+                    view, scope = self._view(conn)
+                    try:
+                        yield view
+                    except BaseException as exc:
+                        own_error = exc
+                        raise
+                    finally:
+                        scope.active = False
+            else:
+                async with self._scope.conn.transaction():
+                    view, scope = self._view(self._scope.conn)
+                    try:
+                        yield view
+                    except BaseException as exc:
+                        own_error = exc
+                        raise
+                    finally:
+                        scope.active = False
+        except _DRIVER_ERRORS as exc:
+            # The block's own exception passes unchanged; BEGIN, COMMIT or the pool's
+            # failures become StoreErrors.
+            if exc is own_error:
+                raise
+            raise self._error(exc) from exc
+
+    async def close(self) -> None:
+        """Close the pool if the store opened it; a caller's pool stays open."""
+        shared = self._shared
+        if shared.closed:
+            return
+        shared.closed = True
+        if shared.owns_pool:
+            await shared.pool.close()
+
+    async def __aenter__(self) -> Self:
+        self._check_usable()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,81 @@
+"""`open_sqlite_store`: a ``sqlite:`` URL and options to a migrated `SqliteStore`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiosqlite
+
+from skillbox_store.backends.sqlite.connection import MEMORY, connect, parse_url, run
+from skillbox_store.backends.sqlite.migrate import migrate as apply_migrations
+from skillbox_store.backends.sqlite.store import SqliteStore
+from skillbox_store.errors import InvalidArgumentError
+
+__all__ = ["open_sqlite_store"]
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+DEFAULT_READERS = 1
+MAX_BUSY_TIMEOUT = 2_000_000
+
+
+def _busy_timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgumentError(f"busy_timeout must be a number of seconds, got {value!r}")
+    # SQLite takes the timeout in milliseconds as a C int.
+    if not 0 <= value <= MAX_BUSY_TIMEOUT:
+        raise InvalidArgumentError(
+            f"busy_timeout must be between 0 and {MAX_BUSY_TIMEOUT} seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def _readers(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"readers must be an integer of at least 1, got {value!r}")
+    return value
+
+
+async def open_sqlite_store(
+    url: str,
+    *,
+    migrate: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    readers: int = DEFAULT_READERS,
+    **unknown: Any,
+) -> SqliteStore:
+    """Open the SQLite database of ``url`` and migrate it unless ``migrate`` is False.
+
+    Options:
+        busy_timeout: seconds a write waits for another connection's (or another task's
+            transaction block's) lock before `UnavailableError`; default 5.
+        readers: reader connections of a file database (each has its own thread);
+            default 1. ``:memory:`` always uses one connection for everything.
+
+    Raises:
+        InvalidArgumentError: a malformed URL or an unknown or bad option.
+        UnavailableError: the file cannot be opened (missing directory, permissions)
+            or is not a SQLite database.
+        MigrationError: the schema cannot be brought to this version.
+    """
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown option(s) for sqlite://: {', '.join(sorted(unknown))}; "
+            "known: busy_timeout, readers"
+        )
+    database = parse_url(url)
+    timeout = _busy_timeout(busy_timeout)
+    reader_count = _readers(readers)
+    writer = await connect(database, busy_timeout=timeout)
+    opened: list[aiosqlite.Connection] = []
+    try:
+        if migrate:
+            await run(writer, database, apply_migrations)
+        if database != MEMORY:
+            for _ in range(reader_count):
+                opened.append(await connect(database, busy_timeout=timeout, read_only=True))
+    except BaseException:
+        for connection in [*opened, writer]:
+            await connection.close()
+        raise
+    return SqliteStore(database, writer, opened, owns_connections=True, busy_timeout=timeout)

@@ -1,0 +1,475 @@
+"""`SqliteStore`: the contract on SQLite through aiosqlite, one thread hop per method.
+
+Connections. A file database has one writer connection for every write and every
+`transaction()` block, and ``readers`` reader connections for plain reads: in WAL mode
+readers see the last commit and are never blocked by the writer, so a transaction in
+one task does not hold up reads of the others. ``:memory:`` and a caller's connection
+are one connection for everything: reads then wait for another task's open
+transaction, since they would otherwise see its uncommitted writes.
+
+Locking. Every unit of work on the writer runs in ``BEGIN IMMEDIATE`` (other processes
+wait up to ``busy_timeout``, then `UnavailableError`). A `transaction()` block holds an
+asyncio lock for its whole block; a plain write (or, on a single connection, a read)
+arriving meanwhile waits up to ``busy_timeout`` for it, then is `UnavailableError` —
+and one from the task that holds the block is a `StoreError` at once, since waiting
+for itself would never end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import cycle
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from skillbox_store import validation as check
+from skillbox_store.backends.sqlite import units
+from skillbox_store.backends.sqlite.connection import (
+    begin_immediate,
+    commit,
+    in_write_transaction,
+    release_savepoint,
+    rollback_if_open,
+    rollback_savepoint,
+    run,
+    savepoint,
+)
+from skillbox_store.errors import NotFoundError, StoreError, UnavailableError
+from skillbox_store.records import APIKey, Execution, File, FileFilter, Session, SkillRecord
+from skillbox_store.store import Store
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every view of one store shares: connections and the transaction lock."""
+
+    database: str
+    writer: aiosqlite.Connection
+    readers: list[aiosqlite.Connection]
+    owns_connections: bool
+    busy_timeout: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    owner: asyncio.Task[Any] | None = None
+    closed: bool = False
+    next_reader: Callable[[], aiosqlite.Connection] | None = None
+
+
+@dataclass(slots=True)
+class _Scope:
+    """An open transaction block (depth 1) or savepoint (depth > 1)."""
+
+    depth: int
+    active: bool = True
+
+
+class SqliteStore:
+    """A `Store` on a SQLite database; open it with `open_store` or `from_connection`.
+
+    Each method costs one hop to a connection thread, whatever number of statements it
+    runs. See the module docstring for the connections and locking.
+    """
+
+    def __init__(
+        self,
+        database: str,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        *,
+        owns_connections: bool,
+        busy_timeout: float,
+    ) -> None:
+        """Wrap open connections; `open_sqlite_store` and `from_connection` call this."""
+        self._shared = _Shared(database, writer, readers, owns_connections, busy_timeout)
+        if readers:
+            self._shared.next_reader = cycle(readers).__next__
+        self._scope: _Scope | None = None
+
+    @classmethod
+    def from_connection(
+        cls, connection: aiosqlite.Connection, *, busy_timeout: float = 5.0
+    ) -> SqliteStore:
+        """Build a store on an open aiosqlite connection that the caller owns.
+
+        The counterpart of Go's ``NewWithDB``: the schema is neither checked nor
+        migrated (`schema_version` tells where it is), and `close` leaves the
+        connection open. Everything runs on this one connection, so reads wait for
+        another task's open transaction. The connection must not be inside a
+        transaction of its own when a method is called, and should have
+        ``PRAGMA foreign_keys = ON``. ``busy_timeout`` (seconds) bounds the wait for
+        another task's transaction block.
+        """
+        return cls(
+            "caller's connection", connection, [], owns_connections=False, busy_timeout=busy_timeout
+        )
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The aiosqlite connection that writes, for raw access (Go's ``DB()``).
+
+        Statements run on it outside the store's lock can interleave with a
+        transaction block of the store; do not use it while one may be open.
+        """
+        return self._shared.writer
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._shared.closed:
+            raise StoreError("the store is closed")
+        if self._scope is not None and not self._scope.active:
+            raise StoreError("the transaction has ended; use the store it was opened on")
+
+    async def _wait_for_transaction(self) -> None:
+        """Return once no transaction block of another task holds the writer.
+
+        Returns without suspending when none does; the caller then queues its unit
+        before any other task runs, so a block that starts later queues behind it.
+        """
+        shared = self._shared
+        if not shared.lock.locked():
+            return
+        if shared.owner is asyncio.current_task():
+            raise StoreError(
+                "this task has a transaction open on the store: "
+                "use the transaction's store (tx) inside the block"
+            )
+        try:
+            async with asyncio.timeout(shared.busy_timeout):
+                while shared.lock.locked():
+                    async with shared.lock:
+                        pass
+        except TimeoutError:
+            raise UnavailableError(
+                f"SQLite {shared.database}: a transaction of another task held the store "
+                f"for more than busy_timeout ({shared.busy_timeout} s)"
+            ) from None
+
+    async def _read(self, work: Callable[..., T], *args: Any) -> T:
+        self._check_usable()
+        shared = self._shared
+        if self._scope is not None:
+            # The block's own connection: it sees the block's uncommitted writes.
+            return await run(shared.writer, shared.database, work, *args)
+        if shared.next_reader is not None:
+            return await run(shared.next_reader(), shared.database, work, *args)
+        await self._wait_for_transaction()
+        return await run(shared.writer, shared.database, work, *args)
+
+    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+        self._check_usable()
+        shared = self._shared
+        if self._scope is not None:
+            # Inside a block every unit has at most one changing statement, which
+            # SQLite undoes by itself when it fails: no savepoint needed per method.
+            return await run(shared.writer, shared.database, work, *args)
+        await self._wait_for_transaction()
+        return await run(shared.writer, shared.database, in_write_transaction, work, *args)
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("key_hash", key_hash)
+        return await self._write(units.create_key, tenant_id, name, key_hash)
+
+    async def get_key_by_hash(self, key_hash: str) -> APIKey:
+        check.check_text("key_hash", key_hash)
+        key = await self._read(units.get_key_by_hash, key_hash)
+        if key is None:
+            raise NotFoundError("no API key has this hash")
+        return key
+
+    async def validate_key(self, key_hash: str) -> APIKey | None:
+        check.check_text("key_hash", key_hash)
+        return await self._read(units.validate_key, key_hash)
+
+    async def list_keys(self, tenant_id: str) -> list[APIKey]:
+        check.check_text("tenant_id", tenant_id)
+        return await self._read(units.list_keys, tenant_id)
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
+        check.check_text("tenant_id", tenant_id)
+        key_id = check.lookup_id("key id", key_id)
+        return await self._write(units.revoke_key, tenant_id, key_id)
+
+    # -- Executions -------------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution) -> Execution:
+        execution = check.check_execution(execution, keep_status=False)
+        return await self._write(units.insert_execution, execution)
+
+    async def insert_execution(self, execution: Execution) -> Execution:
+        execution = check.check_execution(execution, keep_status=True)
+        return await self._write(units.insert_execution, execution)
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
+        check.check_text("tenant_id", tenant_id)
+        execution_id = check.lookup_id("execution id", execution_id)
+        return await self._read(units.get_execution, tenant_id, execution_id)
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+    ) -> list[Execution]:
+        check.check_text("tenant_id", tenant_id)
+        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
+        offset = check.check_offset(offset)
+        return await self._read(units.list_executions, tenant_id, limit, offset)
+
+    async def update_execution(self, execution: Execution) -> Execution:
+        execution = check.check_execution_update(execution)
+        return await self._write(units.update_execution, execution)
+
+    # -- Files ------------------------------------------------------------------------------
+
+    async def create_file(self, file: File) -> File:
+        file = check.check_file(file)
+        return await self._write(units.create_file, file)
+
+    async def get_file(self, tenant_id: str, file_id: str) -> File:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        return await self._read(units.get_file, tenant_id, file_id)
+
+    async def update_file(self, file: File) -> File:
+        file = check.check_file_update(file)
+        return await self._write(units.update_file, file)
+
+    async def delete_file(self, tenant_id: str, file_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        file_id = check.lookup_id("file id", file_id)
+        await self._write(units.delete_file, tenant_id, file_id)
+
+    async def list_files(self, filter: FileFilter) -> list[File]:
+        wanted = check.check_file_filter(filter)
+        if wanted.matches_nothing:
+            self._check_usable()
+            return []
+        return await self._read(units.list_files, wanted)
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        canonical = check.match_id(session_id)
+        if canonical is None:
+            self._check_usable()
+            return []
+        return await self._read(units.list_session_files, tenant_id, canonical)
+
+    async def create_file_version(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int,
+        s3_key: str,
+    ) -> File:
+        file_id = check.check_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        )
+        return await self._write(
+            units.create_file_version, tenant_id, file_id, name, content_type, size_bytes, s3_key
+        )
+
+    async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
+        check.check_text("tenant_id", tenant_id)
+        canonical = check.match_id(file_id)
+        if canonical is None:
+            self._check_usable()
+            return []
+        return await self._read(units.list_file_versions, tenant_id, canonical)
+
+    # -- Sessions ---------------------------------------------------------------------------
+
+    async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        return await self._write(units.get_or_create_session, tenant_id, external_id)
+
+    async def get_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        return await self._read(units.get_session, tenant_id, session_id)
+
+    async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        return await self._read(units.get_session_by_external_id, tenant_id, external_id)
+
+    async def touch_session(self, tenant_id: str, session_id: str) -> Session:
+        check.check_text("tenant_id", tenant_id)
+        session_id = check.lookup_id("session id", session_id)
+        return await self._write(units.touch_session, tenant_id, session_id)
+
+    async def delete_session(self, tenant_id: str, external_id: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("external_id", external_id)
+        await self._write(units.delete_session, tenant_id, external_id)
+
+    # -- Skills -----------------------------------------------------------------------------
+
+    async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
+        record = check.check_skill(record)
+        return await self._write(units.upsert_skill, record)
+
+    async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("version", version)
+        return await self._read(units.get_skill, tenant_id, name, version)
+
+    async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        check.check_text("version", version)
+        await self._write(units.delete_skill, tenant_id, name, version)
+
+    async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
+        check.check_text("tenant_id", tenant_id)
+        return await self._read(units.list_skills, tenant_id)
+
+    async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
+        check.check_text("tenant_id", tenant_id)
+        check.check_text("name", name)
+        return await self._read(units.resolve_latest_version, tenant_id, name)
+
+    # -- The store itself -------------------------------------------------------------------
+
+    async def table_counts(self) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
+        return await self._read(units.table_counts)
+
+    async def ping(self) -> None:
+        await self._read(units.ping)
+
+    async def schema_version(self) -> int:
+        return await self._read(units.schema_version)
+
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """Open a transaction on the writer connection (``BEGIN IMMEDIATE``).
+
+        The block holds the writer, and the database's write lock, until it ends;
+        other tasks' reads go on (file databases), their writes wait. Nested blocks are
+        savepoints.
+        """
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Store]:
+        self._check_usable()
+        if self._scope is None:
+            async with (
+                self._hold_writer(),
+                self._block(begin_immediate, commit, rollback_if_open) as tx,
+            ):
+                yield tx
+        else:
+            name = f"sp{self._scope.depth + 1}"
+            async with self._block(
+                partial(savepoint, name=name),
+                partial(release_savepoint, name=name),
+                partial(rollback_savepoint, name=name),
+            ) as tx:
+                yield tx
+
+    @asynccontextmanager
+    async def _hold_writer(self) -> AsyncIterator[None]:
+        shared = self._shared
+        if shared.owner is not None and shared.owner is asyncio.current_task():
+            raise StoreError(
+                "this task has a transaction open on the store: "
+                "nest through the transaction's store (tx.transaction())"
+            )
+        try:
+            async with asyncio.timeout(shared.busy_timeout):
+                await shared.lock.acquire()
+        except TimeoutError:
+            raise UnavailableError(
+                f"SQLite {shared.database}: a transaction of another task held the store "
+                f"for more than busy_timeout ({shared.busy_timeout} s)"
+            ) from None
+        shared.owner = asyncio.current_task()
+        try:
+            yield
+        finally:
+            shared.owner = None
+            shared.lock.release()
+
+    @asynccontextmanager
+    async def _block(
+        self,
+        begin: Callable[[sqlite3.Connection], None],
+        end: Callable[[sqlite3.Connection], None],
+        undo: Callable[[sqlite3.Connection], None],
+    ) -> AsyncIterator[Store]:
+        """Run ``begin``, yield the block's store, then ``end`` it, or ``undo`` on error.
+
+        Every unit is queued on the writer before this coroutine can suspend, so a
+        cancelled task's units still run, in order, before anything queued after the
+        lock is released.
+        """
+        shared = self._shared
+        try:
+            await run(shared.writer, shared.database, begin)
+        except asyncio.CancelledError:
+            # The queued BEGIN/SAVEPOINT still runs: undo it right behind it.
+            await self._undo(undo)
+            raise
+        scope = _Scope(1 if self._scope is None else self._scope.depth + 1)
+        view = SqliteStore.__new__(SqliteStore)
+        view._shared = shared
+        view._scope = scope
+        try:
+            yield view
+        except BaseException:
+            scope.active = False
+            await self._undo(undo)
+            raise
+        scope.active = False
+        await run(shared.writer, shared.database, end)
+
+    async def _undo(self, undo: Callable[[sqlite3.Connection], None]) -> None:
+        """Roll back, keeping the exception that caused it as the one the caller sees."""
+        # A StoreError here means the connection is gone, and SQLite rolled back on close.
+        with suppress(StoreError):
+            await run(self._shared.writer, self._shared.database, undo)
+
+    async def close(self) -> None:
+        """Close the connections the store opened; a caller's connection stays open."""
+        shared = self._shared
+        if shared.closed:
+            return
+        shared.closed = True
+        if shared.owns_connections:
+            # All at once, and shielded: a cancelled close() still closes every
+            # connection (their threads would otherwise outlive the store). Closing
+            # waits for the units already queued; a failure there has nothing to undo.
+            closing = asyncio.gather(
+                *(connection.close() for connection in [*shared.readers, shared.writer]),
+                return_exceptions=True,
+            )
+            await asyncio.shield(closing)
+
+    async def __aenter__(self) -> Self:
+        self._check_usable()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,435 @@
+"""The SQL work of each store method, as plain functions of a `sqlite3.Connection`.
+
+Each function is one method's whole unit of work and runs on the connection's thread
+in a single hop (see `connection.run`): however many statements it takes, the event
+loop pays for one thread switch. Write units run inside ``BEGIN IMMEDIATE`` (or the
+open transaction), so what they read to decide stays true until they write. Input was
+checked by the store before; these only decide what the database's content implies
+(not found, already revoked, version conflicts).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+from skillbox_store.backends.sqlite import statements as sql
+from skillbox_store.backends.sqlite.rows import (
+    dump_json,
+    dump_time,
+    execution_from_row,
+    file_from_row,
+    key_from_row,
+    session_from_row,
+    skill_from_row,
+)
+from skillbox_store.errors import (
+    AlreadyExistsError,
+    AlreadyFinishedError,
+    AlreadyRevokedError,
+    ConflictError,
+    NotFoundError,
+)
+from skillbox_store.records import (
+    APIKey,
+    Execution,
+    File,
+    Session,
+    SkillRecord,
+    utc_now,
+)
+from skillbox_store.stats import TABLES
+from skillbox_store.validation import ListedFiles
+
+Connection = sqlite3.Connection
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _one(conn: Connection, statement: str, params: tuple[Any, ...]) -> Any:
+    return conn.execute(statement, params).fetchone()
+
+
+# -- API keys ---------------------------------------------------------------------------
+
+
+def create_key(conn: Connection, tenant_id: str, name: str, key_hash: str) -> APIKey:
+    """Insert a key; a taken hash inserts nothing."""
+    row = (_new_id(), key_hash, tenant_id, name, dump_time(utc_now()))
+    if conn.execute(sql.INSERT_KEY, row).rowcount == 0:
+        raise AlreadyExistsError("an API key with this hash already exists")
+    return key_from_row((*row, None))
+
+
+def get_key_by_hash(conn: Connection, key_hash: str) -> APIKey | None:
+    """Return the key with this hash, revoked or not."""
+    row = _one(conn, sql.SELECT_KEY_BY_HASH, (key_hash,))
+    return None if row is None else key_from_row(row)
+
+
+def validate_key(conn: Connection, key_hash: str) -> APIKey | None:
+    """Return the unrevoked key with this hash."""
+    row = _one(conn, sql.SELECT_VALID_KEY_BY_HASH, (key_hash,))
+    return None if row is None else key_from_row(row)
+
+
+def list_keys(conn: Connection, tenant_id: str) -> list[APIKey]:
+    """Return the tenant's keys, newest first."""
+    return [key_from_row(r) for r in conn.execute(sql.SELECT_KEYS, (tenant_id,))]
+
+
+def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
+    """Revoke an unrevoked key; tell a missing key from a revoked one afterwards."""
+    row = _one(conn, sql.REVOKE_KEY, (dump_time(utc_now()), tenant_id, key_id))
+    if row is not None:
+        return key_from_row(row)
+    if _one(conn, sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
+        raise NotFoundError(f"tenant has no API key {key_id}")
+    raise AlreadyRevokedError(f"API key {key_id} is already revoked")
+
+
+# -- Executions -------------------------------------------------------------------------
+
+
+def insert_execution(conn: Connection, execution: Execution) -> Execution:
+    """Insert a checked execution with a new id and `created_at`."""
+    e = execution
+    row = (
+        _new_id(),
+        e.skill_name,
+        e.skill_version,
+        e.tenant_id,
+        e.status,
+        dump_json(e.input),
+        dump_json(e.output),
+        e.logs,
+        e.files_url,
+        dump_json(e.files_list),
+        e.duration_ms,
+        e.error,
+        dump_time(utc_now()),
+        None if e.finished_at is None else dump_time(e.finished_at),
+    )
+    conn.execute(sql.INSERT_EXECUTION, row)
+    # Built from the stored text, so the caller's record and ours share nothing.
+    return execution_from_row(row)
+
+
+def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execution:
+    """Return the tenant's execution."""
+    row = _one(conn, sql.SELECT_EXECUTION, (tenant_id, execution_id))
+    if row is None:
+        raise NotFoundError(f"tenant has no execution {execution_id}")
+    return execution_from_row(row)
+
+
+def list_executions(conn: Connection, tenant_id: str, limit: int, offset: int) -> list[Execution]:
+    """Return a page of the tenant's executions, newest first."""
+    cursor = conn.execute(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+    return [execution_from_row(r) for r in cursor]
+
+
+def update_execution(conn: Connection, execution: Execution) -> Execution:
+    """Write the outcome of a running execution; tell missing from finished afterwards."""
+    e = execution
+    row = _one(
+        conn,
+        sql.UPDATE_RUNNING_EXECUTION,
+        (
+            e.status,
+            dump_json(e.output),
+            e.logs,
+            e.files_url,
+            dump_json(e.files_list),
+            e.duration_ms,
+            e.error,
+            None if e.finished_at is None else dump_time(e.finished_at),
+            e.tenant_id,
+            e.id,
+        ),
+    )
+    if row is not None:
+        return execution_from_row(row)
+    status = _one(conn, sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
+    if status is None:
+        raise NotFoundError(f"tenant has no execution {e.id}")
+    raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
+
+
+# -- Files ------------------------------------------------------------------------------
+
+
+def create_file(conn: Connection, file: File) -> File:
+    """Insert a checked file, joining its parent's chain when it has a parent."""
+    tenant_id = file.tenant_id
+    new_id = _new_id()
+    chain_id = new_id
+    if file.execution_id is not None and (
+        _one(conn, sql.SELECT_EXECUTION_EXISTS, (tenant_id, file.execution_id)) is None
+    ):
+        raise NotFoundError(f"execution_id {file.execution_id} names no execution of the tenant")
+    if file.parent_id is not None:
+        parent = _one(conn, sql.SELECT_FILE_CHAIN_POSITION, (tenant_id, file.parent_id))
+        if parent is None:
+            raise NotFoundError(f"parent_id {file.parent_id} names no file of the tenant")
+        chain_id, parent_version, _ = parent
+        if file.version <= parent_version:
+            raise ConflictError(
+                f"version {file.version} must be greater than the parent's ({parent_version})"
+            )
+        if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, file.version, new_id)):
+            raise ConflictError(f"version {file.version} is already in the file's chain")
+    now = dump_time(utc_now())
+    row = (
+        new_id,
+        tenant_id,
+        file.session_id,
+        file.execution_id,
+        file.name,
+        file.content_type,
+        file.size_bytes,
+        file.s3_key,
+        file.version,
+        file.parent_id,
+        now,
+        now,
+    )
+    conn.execute(sql.INSERT_FILE, (*row, chain_id))
+    return file_from_row(row)
+
+
+def get_file(conn: Connection, tenant_id: str, file_id: str) -> File:
+    """Return the tenant's file."""
+    row = _one(conn, sql.SELECT_FILE, (tenant_id, file_id))
+    if row is None:
+        raise NotFoundError(f"tenant has no file {file_id}")
+    return file_from_row(row)
+
+
+def update_file(conn: Connection, file: File) -> File:
+    """Write a file's fields; a new version must keep its chain ordered."""
+    tenant_id = file.tenant_id
+    position = _one(conn, sql.SELECT_FILE_CHAIN_POSITION, (tenant_id, file.id))
+    if position is None:
+        raise NotFoundError(f"tenant has no file {file.id}")
+    chain_id, old_version, parent_id = position
+    version = file.version
+    if version != old_version:
+        if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, version, file.id)):
+            raise ConflictError(f"version {version} is already in the file's chain")
+        if parent_id is not None:
+            parent = _one(conn, sql.SELECT_FILE_VERSION, (tenant_id, parent_id))
+            if parent is not None and version <= parent[0]:
+                raise ConflictError(
+                    f"version {version} must be greater than the parent's ({parent[0]})"
+                )
+        (lowest_child,) = _one(conn, sql.SELECT_LOWEST_CHILD_VERSION, (tenant_id, file.id))
+        if lowest_child is not None and version >= lowest_child:
+            raise ConflictError(
+                f"version {version} must be smaller than a child's ({lowest_child})"
+            )
+    row = _one(
+        conn,
+        sql.UPDATE_FILE,
+        (
+            file.name,
+            file.content_type,
+            file.size_bytes,
+            file.s3_key,
+            version,
+            dump_time(utc_now()),
+            tenant_id,
+            file.id,
+        ),
+    )
+    return file_from_row(row)
+
+
+def delete_file(conn: Connection, tenant_id: str, file_id: str) -> None:
+    """Delete a file that no later version names as its parent."""
+    if _one(conn, sql.SELECT_FILE_VERSION, (tenant_id, file_id)) is None:
+        raise NotFoundError(f"tenant has no file {file_id}")
+    if _one(conn, sql.SELECT_FILE_HAS_CHILD, (tenant_id, file_id)) is not None:
+        raise ConflictError(f"file {file_id} is the parent of a later version")
+    conn.execute(sql.DELETE_FILE, (tenant_id, file_id))
+
+
+def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
+    """Return a page of the tenant's files, newest first, filtered as asked."""
+    page = (wanted.limit, wanted.offset)
+    if wanted.session_id is not None and wanted.execution_id is not None:
+        statement = sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION
+        params: tuple[Any, ...] = (wanted.tenant_id, wanted.session_id, wanted.execution_id)
+    elif wanted.session_id is not None:
+        statement = sql.SELECT_FILES_PAGE_BY_SESSION
+        params = (wanted.tenant_id, wanted.session_id)
+    elif wanted.execution_id is not None:
+        statement = sql.SELECT_FILES_PAGE_BY_EXECUTION
+        params = (wanted.tenant_id, wanted.execution_id)
+    else:
+        statement = sql.SELECT_FILES_PAGE
+        params = (wanted.tenant_id,)
+    return [file_from_row(r) for r in conn.execute(statement, params + page)]
+
+
+def list_session_files(conn: Connection, tenant_id: str, session_id: str) -> list[File]:
+    """Return all of the session's files, newest first."""
+    cursor = conn.execute(sql.SELECT_SESSION_FILES, (tenant_id, session_id))
+    return [file_from_row(r) for r in cursor]
+
+
+def create_file_version(
+    conn: Connection,
+    tenant_id: str,
+    file_id: str,
+    name: str | None,
+    content_type: str | None,
+    size_bytes: int,
+    s3_key: str,
+) -> File:
+    """Append a version after the chain's head.
+
+    Inside ``BEGIN IMMEDIATE`` no other connection can write between reading the head
+    and inserting after it, so versions never collide (the unique index would refuse
+    it anyway).
+    """
+    head_row = _one(conn, sql.SELECT_CHAIN_HEAD, (tenant_id, file_id))
+    if head_row is None:
+        raise NotFoundError(f"tenant has no file {file_id}")
+    head = file_from_row(head_row)
+    chain_id = head_row[-1]
+    now = dump_time(utc_now())
+    row = (
+        _new_id(),
+        tenant_id,
+        head.session_id,
+        head.execution_id,
+        head.name if name is None else name,
+        head.content_type if content_type is None else content_type,
+        size_bytes,
+        s3_key,
+        head.version + 1,
+        head.id,
+        now,
+        now,
+    )
+    conn.execute(sql.INSERT_FILE, (*row, chain_id))
+    return file_from_row(row)
+
+
+def list_file_versions(conn: Connection, tenant_id: str, file_id: str) -> list[File]:
+    """Return the whole chain of the file, highest version first."""
+    cursor = conn.execute(sql.SELECT_FILE_VERSIONS, (tenant_id, file_id))
+    return [file_from_row(r) for r in cursor]
+
+
+# -- Sessions ---------------------------------------------------------------------------
+
+
+def get_or_create_session(conn: Connection, tenant_id: str, external_id: str) -> Session:
+    """Insert the session or bump the existing one's `last_accessed_at`, in one statement."""
+    now = dump_time(utc_now())
+    row = _one(conn, sql.UPSERT_SESSION, (_new_id(), tenant_id, external_id, now, now))
+    return session_from_row(row)
+
+
+def get_session(conn: Connection, tenant_id: str, session_id: str) -> Session:
+    """Return the tenant's session by internal id."""
+    row = _one(conn, sql.SELECT_SESSION, (tenant_id, session_id))
+    if row is None:
+        raise NotFoundError(f"tenant has no session {session_id}")
+    return session_from_row(row)
+
+
+def get_session_by_external_id(conn: Connection, tenant_id: str, external_id: str) -> Session:
+    """Return the tenant's session by external id."""
+    row = _one(conn, sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id))
+    if row is None:
+        raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+    return session_from_row(row)
+
+
+def touch_session(conn: Connection, tenant_id: str, session_id: str) -> Session:
+    """Bump the session's `last_accessed_at`."""
+    row = _one(conn, sql.TOUCH_SESSION, (dump_time(utc_now()), tenant_id, session_id))
+    if row is None:
+        raise NotFoundError(f"tenant has no session {session_id}")
+    return session_from_row(row)
+
+
+def delete_session(conn: Connection, tenant_id: str, external_id: str) -> None:
+    """Delete the session by external id."""
+    if conn.execute(sql.DELETE_SESSION, (tenant_id, external_id)).rowcount == 0:
+        raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+
+
+# -- Skills -----------------------------------------------------------------------------
+
+
+def upsert_skill(conn: Connection, record: SkillRecord) -> SkillRecord:
+    """Insert or update the skill version and make it the latest upload."""
+    row = _one(
+        conn,
+        sql.UPSERT_SKILL,
+        (
+            record.tenant_id,
+            record.name,
+            record.version,
+            record.description,
+            record.lang,
+            dump_time(utc_now()),
+        ),
+    )
+    return skill_from_row(row)
+
+
+def get_skill(conn: Connection, tenant_id: str, name: str, version: str) -> SkillRecord:
+    """Return the tenant's skill version."""
+    row = _one(conn, sql.SELECT_SKILL, (tenant_id, name, version))
+    if row is None:
+        raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+    return skill_from_row(row)
+
+
+def delete_skill(conn: Connection, tenant_id: str, name: str, version: str) -> None:
+    """Delete the skill version if it exists."""
+    conn.execute(sql.DELETE_SKILL, (tenant_id, name, version))
+
+
+def list_skills(conn: Connection, tenant_id: str) -> list[SkillRecord]:
+    """Return the tenant's skills by name, then version."""
+    return [skill_from_row(r) for r in conn.execute(sql.SELECT_SKILLS, (tenant_id,))]
+
+
+def resolve_latest_version(conn: Connection, tenant_id: str, name: str) -> str:
+    """Return the most recently uploaded version of the skill."""
+    row = _one(conn, sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
+    if row is None:
+        raise NotFoundError(f"tenant has no version of skill {name!r}")
+    version: str = row[0]
+    return version
+
+
+# -- The store itself -------------------------------------------------------------------
+
+
+def ping(conn: Connection) -> None:
+    """Run the cheapest statement."""
+    conn.execute(sql.SELECT_ONE).fetchone()
+
+
+def schema_version(conn: Connection) -> int:
+    """Return the highest applied migration, 0 when the database was never migrated."""
+    if _one(conn, sql.SELECT_MIGRATIONS_TABLE_EXISTS, ()) is None:
+        return 0
+    version: int = _one(conn, sql.SELECT_SCHEMA_VERSION, ())[0]
+    return version
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    """Count every table's rows, across tenants, in one statement."""
+    row = _one(conn, sql.SELECT_TABLE_COUNTS, ())
+    return dict(zip(TABLES, row, strict=True))
