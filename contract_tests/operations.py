@@ -228,6 +228,10 @@ async def update_execution(ctx: Context) -> None:
         note(f"update_execution({tenant!r}, {old['id']}) -> {stored.status}")
         assert stored.model_dump() == {**old, **outcome}
         ctx.model[owner].executions[old["id"]] = stored.model_dump()
+        if stored.status != "running" and not ctx.safe and ctx.draw(st.booleans(), "again"):
+            # Finishing twice in a row is the race the contract closes; try it directly.
+            note(f"update_execution({tenant!r}, {old['id']}) again -> AlreadyFinishedError")
+            await raises(AlreadyFinishedError, ctx.store.update_execution(sent))
 
 
 # -- Files ------------------------------------------------------------------------------

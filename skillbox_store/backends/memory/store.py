@@ -311,8 +311,7 @@ class MemoryStore:
                 "updated_at": utc_now(),
             }
         )
-        tables.drop_file(stored)
-        tables.put_file(StoredFile(new, stored.chain_id))
+        tables.replace_file(stored, new)
         return new.model_copy()
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:

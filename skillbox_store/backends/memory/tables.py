@@ -154,6 +154,14 @@ class Tables:
         chains = self.chains.write(file.tenant_id)
         chains[stored.chain_id] = {**chains.get(stored.chain_id, {}), file.version: file.id}
 
+    def replace_file(self, stored: StoredFile, new: File) -> None:
+        """Store a changed file in its old place: "newest first" is creation order."""
+        chains = self.chains.write(new.tenant_id)
+        members = {v: i for v, i in chains[stored.chain_id].items() if i != new.id}
+        chains[stored.chain_id] = members
+        # Assigning to an existing key keeps the file's place in its tenant's rows.
+        self.put_file(StoredFile(new, stored.chain_id))
+
     def drop_file(self, stored: StoredFile) -> None:
         """Remove a file and its version from its chain; a chain left empty goes too."""
         file = stored.file
