@@ -221,7 +221,6 @@ async def run_postgres(rounds: int, iterations: int) -> list[Result]:
             print(
                 "postgres round trips per store call: "
                 + ", ".join(f"{name} {count:g}" for name, count in trips.items())
-                + "; target store/raw <= 1.3 on PostgreSQL"
             )
             return results
         finally:

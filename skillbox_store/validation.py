@@ -13,7 +13,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Literal
 
 from skillbox_store.errors import InvalidArgumentError, NotFoundError
 from skillbox_store.records import (
@@ -29,6 +29,7 @@ __all__ = [
     "EXECUTIONS_PAGE_MAX",
     "FILES_PAGE_DEFAULT",
     "FILES_PAGE_MAX",
+    "FileListing",
     "ListedFiles",
     "check_execution",
     "check_execution_update",
@@ -279,6 +280,10 @@ def check_file_version(
     return lookup_id("file id", file_id)
 
 
+FileListing = Literal["tenant", "session", "execution", "session_and_execution"]
+"""The filters `list_files` has a statement for; SQL backends keep one per value."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListedFiles:
     """A checked `FileFilter`: which files to list, or `matches_nothing`."""
@@ -289,6 +294,19 @@ class ListedFiles:
     limit: int
     offset: int
     matches_nothing: bool
+
+    @property
+    def narrowed_by(self) -> FileListing:
+        """Which of the four listing statements serves this filter."""
+        if self.session_id is not None:
+            return "session_and_execution" if self.execution_id is not None else "session"
+        return "execution" if self.execution_id is not None else "tenant"
+
+    @property
+    def params(self) -> tuple[str | int, ...]:
+        """The statement's parameters: tenant, the filter's ids in that order, limit, offset."""
+        ids = tuple(i for i in (self.session_id, self.execution_id) if i is not None)
+        return (self.tenant_id, *ids, self.limit, self.offset)
 
 
 def check_file_filter(filter: FileFilter) -> ListedFiles:

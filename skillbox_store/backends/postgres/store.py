@@ -400,20 +400,13 @@ class PostgresStore:
             self._check_usable()
             return []
         sql = self._shared.sql
-        page = (wanted.limit, wanted.offset)
-        if wanted.session_id is not None and wanted.execution_id is not None:
-            query = sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION
-            params: tuple[Any, ...] = (wanted.tenant_id, wanted.session_id, wanted.execution_id)
-        elif wanted.session_id is not None:
-            query = sql.SELECT_FILES_PAGE_BY_SESSION
-            params = (wanted.tenant_id, wanted.session_id)
-        elif wanted.execution_id is not None:
-            query = sql.SELECT_FILES_PAGE_BY_EXECUTION
-            params = (wanted.tenant_id, wanted.execution_id)
-        else:
-            query = sql.SELECT_FILES_PAGE
-            params = (wanted.tenant_id,)
-        return [rows.file_from_row(row) for row in await self._all(query, params + page)]
+        query = {
+            "tenant": sql.SELECT_FILES_PAGE,
+            "session": sql.SELECT_FILES_PAGE_BY_SESSION,
+            "execution": sql.SELECT_FILES_PAGE_BY_EXECUTION,
+            "session_and_execution": sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION,
+        }[wanted.narrowed_by]
+        return [rows.file_from_row(row) for row in await self._all(query, wanted.params)]
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
         check.check_text("tenant_id", tenant_id)

@@ -259,20 +259,13 @@ def delete_file(conn: Connection, tenant_id: str, file_id: str) -> None:
 
 def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
     """Return a page of the tenant's files, newest first, filtered as asked."""
-    page = (wanted.limit, wanted.offset)
-    if wanted.session_id is not None and wanted.execution_id is not None:
-        statement = sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION
-        params: tuple[Any, ...] = (wanted.tenant_id, wanted.session_id, wanted.execution_id)
-    elif wanted.session_id is not None:
-        statement = sql.SELECT_FILES_PAGE_BY_SESSION
-        params = (wanted.tenant_id, wanted.session_id)
-    elif wanted.execution_id is not None:
-        statement = sql.SELECT_FILES_PAGE_BY_EXECUTION
-        params = (wanted.tenant_id, wanted.execution_id)
-    else:
-        statement = sql.SELECT_FILES_PAGE
-        params = (wanted.tenant_id,)
-    return [file_from_row(r) for r in conn.execute(statement, params + page)]
+    statement = {
+        "tenant": sql.SELECT_FILES_PAGE,
+        "session": sql.SELECT_FILES_PAGE_BY_SESSION,
+        "execution": sql.SELECT_FILES_PAGE_BY_EXECUTION,
+        "session_and_execution": sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION,
+    }[wanted.narrowed_by]
+    return [file_from_row(r) for r in conn.execute(statement, wanted.params)]
 
 
 def list_session_files(conn: Connection, tenant_id: str, session_id: str) -> list[File]:
