@@ -117,6 +117,24 @@ def test_outer_rollback_undoes_committed_nested_block(harness: Harness) -> None:
     assert harness.run(_key_names(store, tenant)) == []
 
 
+def test_outer_write_inside_own_block_is_refused(harness: Harness) -> None:
+    """Writing through the outer store from inside a block raises, never deadlocks.
+
+    The block's own writes are unaffected and commit when it ends.
+    """
+    tenant = new_tenant()
+    store = harness.store
+
+    async def block() -> None:
+        async with store.transaction() as tx:
+            await call(tx.create_key(tenant, "inside", new_key_hash()))
+            await raises(StoreError, store.create_key(tenant, "outside", new_key_hash()))
+            await call(tx.create_key(tenant, "after", new_key_hash()))
+
+    harness.run(asyncio.wait_for(block(), timeout=60))
+    assert harness.run(_key_names(store, tenant)) == ["after", "inside"]
+
+
 def test_transaction_store_unusable_after_block(harness: Harness) -> None:
     """The store a block was given raises StoreError once the block has ended."""
     tenant = new_tenant()

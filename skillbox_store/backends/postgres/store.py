@@ -21,10 +21,11 @@ connection before use instead, at the price of a round trip per call.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
@@ -92,6 +93,10 @@ class _Shared:
     owns_pool: bool
     password: str | None
     closed: bool = False
+    # Tasks inside a transaction() block of this store: their writes through the outer
+    # store would run in a second transaction that can wait forever on the block's own
+    # row locks, so they are refused, as on the other backends.
+    block_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -143,6 +148,13 @@ class PostgresStore:
         if self._scope is not None and not self._scope.active:
             raise StoreError("the transaction has ended; use the store it was opened on")
 
+    def _refuse_write_beside_block(self) -> None:
+        if asyncio.current_task() in self._shared.block_tasks:
+            raise StoreError(
+                "this task has a transaction open on the store: "
+                "write through the transaction's store instead"
+            )
+
     def _error(
         self, exc: BaseException, referenced: type[StoreError] = NotFoundError
     ) -> StoreError:
@@ -169,6 +181,8 @@ class PostgresStore:
         """Run one statement: on the block's connection, else on a pooled one."""
         self._check_usable()
         scope = self._scope
+        if write and scope is None and self._shared.block_tasks:
+            self._refuse_write_beside_block()
         try:
             if scope is not None:
                 if not write:
@@ -602,8 +616,11 @@ class PostgresStore:
         own_error: BaseException | None = None
         try:
             if self._scope is None:
+                task = asyncio.current_task()
                 async with self._shared.pool.connection() as conn, conn.transaction():
                     view, scope = self._view(conn)
+                    if task is not None:
+                        self._shared.block_tasks.add(task)
                     try:
                         yield view
                     except BaseException as exc:
@@ -611,6 +628,7 @@ class PostgresStore:
                         raise
                     finally:
                         scope.active = False
+                        self._shared.block_tasks.discard(task)
             else:
                 async with self._scope.conn.transaction():
                     view, scope = self._view(self._scope.conn)
