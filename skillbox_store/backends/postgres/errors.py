@@ -28,6 +28,7 @@ __all__ = [
     "KEY_HASH_CONSTRAINT",
     "is_chain_version_taken",
     "is_dead_connection",
+    "is_missing_table",
     "is_session_terminated",
     "scrub",
     "translate",
@@ -58,6 +59,11 @@ def _constraint(exc: psycopg.Error) -> str | None:
 def is_chain_version_taken(exc: BaseException) -> bool:
     """Tell whether ``exc`` is a version already used in a file chain."""
     return isinstance(exc, pg.UniqueViolation) and _constraint(exc) == CHAIN_VERSION_CONSTRAINT
+
+
+def is_missing_table(exc: BaseException | None) -> bool:
+    """Tell whether ``exc`` is a statement on a table that does not exist (42P01)."""
+    return isinstance(exc, pg.UndefinedTable)
 
 
 def is_dead_connection(exc: psycopg.Error) -> bool:

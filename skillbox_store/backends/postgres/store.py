@@ -31,7 +31,6 @@ from typing import Any, Final, Literal, Self
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.errors import UndefinedTable
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
@@ -40,6 +39,7 @@ from skillbox_store.backends.postgres import rows
 from skillbox_store.backends.postgres.errors import (
     is_chain_version_taken,
     is_dead_connection,
+    is_missing_table,
     is_session_terminated,
     translate,
 )
@@ -591,7 +591,7 @@ class PostgresStore:
             # A write as far as blocks go: a missing table must not abort the block.
             row = await self._one(self._shared.sql.SELECT_SCHEMA_VERSION, (), write=True)
         except StoreError as exc:
-            if isinstance(exc.__cause__, UndefinedTable):
+            if is_missing_table(exc.__cause__):
                 return 0
             raise
         return 0 if row is None else int(row[0])
