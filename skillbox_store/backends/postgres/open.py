@@ -12,10 +12,11 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from skillbox_store.backends.postgres.connections import Row
 from skillbox_store.backends.postgres.errors import scrub, translate
 from skillbox_store.backends.postgres.migrate import migrate as apply_migrations
 from skillbox_store.backends.postgres.statements import Statements
-from skillbox_store.backends.postgres.store import DEFAULT_SCHEMA, PostgresStore, Row
+from skillbox_store.backends.postgres.store import DEFAULT_SCHEMA, PostgresStore
 from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableError
 from skillbox_store.urls import redact_url
 

@@ -21,28 +21,18 @@ connection before use instead, at the price of a round trip per call.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Self
 
-import psycopg
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from skillbox_store import validation as check
 from skillbox_store.backends.postgres import rows
-from skillbox_store.backends.postgres.errors import (
-    is_chain_version_taken,
-    is_dead_connection,
-    is_missing_table,
-    is_session_terminated,
-    translate,
-)
+from skillbox_store.backends.postgres.connections import Connections, Pool, Shared
+from skillbox_store.backends.postgres.errors import is_chain_version_taken, is_missing_table
 from skillbox_store.backends.postgres.statements import Statements
 from skillbox_store.errors import (
     AlreadyFinishedError,
@@ -67,10 +57,6 @@ __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
 DEFAULT_SCHEMA: Final = "sandbox"
 
-Row = tuple[Any, ...]
-Pool = AsyncConnectionPool[AsyncConnection[Row]]
-_Fetch = Literal["one", "all", "count"]
-_DRIVER_ERRORS: Final = (psycopg.Error, PoolTimeout, TooManyRequests)
 # Each lost race on a chain's head costs one retry; a call retries at most this often.
 _VERSION_ATTEMPTS: Final = 100
 
@@ -82,29 +68,6 @@ def _new_id() -> str:
 def _json(value: Any) -> Jsonb | None:
     # None is SQL NULL; Jsonb(None) would store the JSON literal null instead.
     return None if value is None else Jsonb(value)
-
-
-@dataclass(slots=True)
-class _Shared:
-    """What every view of one store shares."""
-
-    pool: Pool
-    sql: Statements
-    owns_pool: bool
-    password: str | None
-    closed: bool = False
-    # Tasks inside a transaction() block of this store: their writes through the outer
-    # store would run in a second transaction that can wait forever on the block's own
-    # row locks, so they are refused, as on the other backends.
-    block_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class _Scope:
-    """An open transaction block (or savepoint) and the connection it holds."""
-
-    conn: AsyncConnection[Row]
-    active: bool = True
 
 
 class PostgresStore:
@@ -127,91 +90,18 @@ class PostgresStore:
     ) -> None:
         """Wrap ``pool``; ``owns_pool`` makes `close` close it, ``password`` is scrubbed."""
         check.check_text("schema", schema)
-        self._shared = _Shared(pool, Statements.for_schema(schema), owns_pool, password)
-        self._scope: _Scope | None = None
+        shared = Shared(pool, Statements.for_schema(schema), owns_pool, password)
+        self._db = Connections(shared)
 
     @property
     def pool(self) -> Pool:
         """The connection pool the store uses, for raw access (Go's ``DB()``)."""
-        return self._shared.pool
+        return self._db.shared.pool
 
     @property
     def schema(self) -> str:
         """The schema that holds the store's tables."""
-        return self._shared.sql.schema
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _check_usable(self) -> None:
-        if self._shared.closed:
-            raise StoreError("the store is closed")
-        if self._scope is not None and not self._scope.active:
-            raise StoreError("the transaction has ended; use the store it was opened on")
-
-    def _refuse_write_beside_block(self) -> None:
-        if asyncio.current_task() in self._shared.block_tasks:
-            raise StoreError(
-                "this task has a transaction open on the store: "
-                "write through the transaction's store instead"
-            )
-
-    def _error(
-        self, exc: BaseException, referenced: type[StoreError] = NotFoundError
-    ) -> StoreError:
-        return translate(exc, password=self._shared.password, referenced=referenced)
-
-    @staticmethod
-    async def _send(conn: AsyncConnection[Row], query: bytes, params: Any, fetch: _Fetch) -> Any:
-        cursor = await conn.execute(query, params)
-        if fetch == "one":
-            return await cursor.fetchone()
-        if fetch == "all":
-            return await cursor.fetchall()
-        return cursor.rowcount
-
-    async def _query(
-        self,
-        query: bytes,
-        params: Sequence[Any] | dict[str, Any],
-        fetch: _Fetch,
-        *,
-        write: bool,
-        referenced: type[StoreError] = NotFoundError,
-    ) -> Any:
-        """Run one statement: on the block's connection, else on a pooled one."""
-        self._check_usable()
-        scope = self._scope
-        if write and scope is None and self._shared.block_tasks:
-            self._refuse_write_beside_block()
-        try:
-            if scope is not None:
-                if not write:
-                    return await self._send(scope.conn, query, params, fetch)
-                # A failed statement aborts the whole block; the savepoint confines it.
-                async with scope.conn.transaction():
-                    return await self._send(scope.conn, query, params, fetch)
-            pool = self._shared.pool
-            try:
-                async with pool.connection() as conn:
-                    return await self._send(conn, query, params, fetch)
-            except psycopg.Error as exc:
-                if not is_dead_connection(exc) or (write and not is_session_terminated(exc)):
-                    raise
-            # The connection had died (server restart): drop the pool's other dead
-            # ones and run once more on a fresh connection.
-            await pool.check()
-            async with pool.connection() as conn:
-                return await self._send(conn, query, params, fetch)
-        except _DRIVER_ERRORS as exc:
-            raise self._error(exc, referenced) from exc
-
-    async def _one(self, query: bytes, params: Any, *, write: bool = False) -> Row | None:
-        row: Row | None = await self._query(query, params, "one", write=write)
-        return row
-
-    async def _all(self, query: bytes, params: Any) -> list[Row]:
-        found: list[Row] = await self._query(query, params, "all", write=False)
-        return found
+        return self._db.sql.schema
 
     # -- API keys ---------------------------------------------------------------------------
 
@@ -220,34 +110,34 @@ class PostgresStore:
         check.check_text("name", name)
         check.check_text("key_hash", key_hash)
         row = (_new_id(), key_hash, tenant_id, name, utc_now())
-        await self._query(self._shared.sql.INSERT_KEY, row, "count", write=True)
+        await self._db.query(self._db.sql.INSERT_KEY, row, "count", write=True)
         return rows.key_from_row((*row, None))
 
     async def get_key_by_hash(self, key_hash: str) -> APIKey:
         check.check_text("key_hash", key_hash)
-        row = await self._one(self._shared.sql.SELECT_KEY_BY_HASH, (key_hash,))
+        row = await self._db.one(self._db.sql.SELECT_KEY_BY_HASH, (key_hash,))
         if row is None:
             raise NotFoundError("no API key has this hash")
         return rows.key_from_row(row)
 
     async def validate_key(self, key_hash: str) -> APIKey | None:
         check.check_text("key_hash", key_hash)
-        row = await self._one(self._shared.sql.SELECT_VALID_KEY_BY_HASH, (key_hash,))
+        row = await self._db.one(self._db.sql.SELECT_VALID_KEY_BY_HASH, (key_hash,))
         return None if row is None else rows.key_from_row(row)
 
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
         check.check_text("tenant_id", tenant_id)
-        found = await self._all(self._shared.sql.SELECT_KEYS, (tenant_id,))
+        found = await self._db.all(self._db.sql.SELECT_KEYS, (tenant_id,))
         return [rows.key_from_row(row) for row in found]
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         check.check_text("tenant_id", tenant_id)
         key_id = check.lookup_id("key id", key_id)
-        sql = self._shared.sql
-        row = await self._one(sql.REVOKE_KEY, (utc_now(), tenant_id, key_id), write=True)
+        sql = self._db.sql
+        row = await self._db.one(sql.REVOKE_KEY, (utc_now(), tenant_id, key_id), write=True)
         if row is not None:
             return rows.key_from_row(row)
-        if await self._one(sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
+        if await self._db.one(sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
             raise NotFoundError(f"tenant has no API key {key_id}")
         raise AlreadyRevokedError(f"API key {key_id} was already revoked")
 
@@ -271,7 +161,7 @@ class PostgresStore:
             e.finished_at,
         )
         params = (*row[:5], _json(e.input), _json(e.output), *row[7:])
-        await self._query(self._shared.sql.INSERT_EXECUTION, params, "count", write=True)
+        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
         return rows.execution_from_row(row)
 
     async def create_execution(self, execution: Execution) -> Execution:
@@ -283,7 +173,7 @@ class PostgresStore:
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         check.check_text("tenant_id", tenant_id)
         execution_id = check.lookup_id("execution id", execution_id)
-        row = await self._one(self._shared.sql.SELECT_EXECUTION, (tenant_id, execution_id))
+        row = await self._db.one(self._db.sql.SELECT_EXECUTION, (tenant_id, execution_id))
         if row is None:
             raise NotFoundError(f"tenant has no execution {execution_id}")
         return rows.execution_from_row(row)
@@ -294,12 +184,12 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        found = await self._all(self._shared.sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+        found = await self._db.all(self._db.sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
         return [rows.execution_from_row(row) for row in found]
 
     async def update_execution(self, execution: Execution) -> Execution:
         e = check.check_execution_update(execution)
-        sql = self._shared.sql
+        sql = self._db.sql
         params = (
             e.status,
             _json(e.output),
@@ -312,10 +202,10 @@ class PostgresStore:
             e.tenant_id,
             e.id,
         )
-        row = await self._one(sql.UPDATE_RUNNING_EXECUTION, params, write=True)
+        row = await self._db.one(sql.UPDATE_RUNNING_EXECUTION, params, write=True)
         if row is not None:
             return rows.execution_from_row(row)
-        status = await self._one(sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
+        status = await self._db.one(sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
         if status is None:
             raise NotFoundError(f"tenant has no execution {e.id}")
         raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
@@ -324,7 +214,7 @@ class PostgresStore:
 
     async def create_file(self, file: File) -> File:
         f = check.check_file(file)
-        sql = self._shared.sql
+        sql = self._db.sql
         now = utc_now()
         params = {
             "id": _new_id(),
@@ -340,9 +230,9 @@ class PostgresStore:
             "now": now,
         }
         if f.parent_id is None:
-            await self._query(sql.INSERT_FILE, params, "count", write=True)
-        elif not await self._query(sql.INSERT_FILE_AFTER_PARENT, params, "count", write=True):
-            parent = await self._one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.parent_id))
+            await self._db.query(sql.INSERT_FILE, params, "count", write=True)
+        elif not await self._db.query(sql.INSERT_FILE_AFTER_PARENT, params, "count", write=True):
+            parent = await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.parent_id))
             if parent is None:
                 raise NotFoundError(f"parent_id {f.parent_id} names no file of the tenant")
             raise ConflictError(
@@ -368,14 +258,14 @@ class PostgresStore:
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         check.check_text("tenant_id", tenant_id)
         file_id = check.lookup_id("file id", file_id)
-        row = await self._one(self._shared.sql.SELECT_FILE, (tenant_id, file_id))
+        row = await self._db.one(self._db.sql.SELECT_FILE, (tenant_id, file_id))
         if row is None:
             raise NotFoundError(f"tenant has no file {file_id}")
         return rows.file_from_row(row)
 
     async def update_file(self, file: File) -> File:
         f = check.check_file_update(file)
-        sql = self._shared.sql
+        sql = self._db.sql
         params = {
             "name": f.name,
             "content_type": f.content_type,
@@ -386,10 +276,10 @@ class PostgresStore:
             "tenant_id": f.tenant_id,
             "id": f.id,
         }
-        row = await self._one(sql.UPDATE_FILE, params, write=True)
+        row = await self._db.one(sql.UPDATE_FILE, params, write=True)
         if row is not None:
             return rows.file_from_row(row)
-        if await self._one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.id)) is None:
+        if await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.id)) is None:
             raise NotFoundError(f"tenant has no file {f.id}")
         raise ConflictError(
             f"version {f.version} must stay above the parent's and below every child's"
@@ -398,8 +288,8 @@ class PostgresStore:
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
         file_id = check.lookup_id("file id", file_id)
-        deleted = await self._query(
-            self._shared.sql.DELETE_FILE,
+        deleted = await self._db.query(
+            self._db.sql.DELETE_FILE,
             (tenant_id, file_id),
             "count",
             write=True,
@@ -411,24 +301,24 @@ class PostgresStore:
     async def list_files(self, filter: FileFilter) -> list[File]:
         wanted = check.check_file_filter(filter)
         if wanted.matches_nothing:
-            self._check_usable()
+            self._db.check_usable()
             return []
-        sql = self._shared.sql
+        sql = self._db.sql
         query = {
             "tenant": sql.SELECT_FILES_PAGE,
             "session": sql.SELECT_FILES_PAGE_BY_SESSION,
             "execution": sql.SELECT_FILES_PAGE_BY_EXECUTION,
             "session_and_execution": sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION,
         }[wanted.narrowed_by]
-        return [rows.file_from_row(row) for row in await self._all(query, wanted.params)]
+        return [rows.file_from_row(row) for row in await self._db.all(query, wanted.params)]
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
         check.check_text("tenant_id", tenant_id)
         canonical = check.match_id(session_id)
         if canonical is None:
-            self._check_usable()
+            self._db.check_usable()
             return []
-        found = await self._all(self._shared.sql.SELECT_SESSION_FILES, (tenant_id, canonical))
+        found = await self._db.all(self._db.sql.SELECT_SESSION_FILES, (tenant_id, canonical))
         return [rows.file_from_row(row) for row in found]
 
     async def create_file_version(
@@ -457,8 +347,8 @@ class PostgresStore:
             params["id"] = _new_id()
             params["now"] = utc_now()
             try:
-                row = await self._query(
-                    self._shared.sql.INSERT_FILE_VERSION, params, "one", write=True
+                row = await self._db.query(
+                    self._db.sql.INSERT_FILE_VERSION, params, "one", write=True
                 )
             except ConflictError as exc:
                 if is_chain_version_taken(exc.__cause__ or exc):
@@ -476,10 +366,10 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         canonical = check.match_id(file_id)
         if canonical is None:
-            self._check_usable()
+            self._db.check_usable()
             return []
-        found = await self._all(
-            self._shared.sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": canonical}
+        found = await self._db.all(
+            self._db.sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": canonical}
         )
         return [rows.file_from_row(row) for row in found]
 
@@ -489,8 +379,8 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         check.check_text("external_id", external_id)
         now = utc_now()
-        row = await self._one(
-            self._shared.sql.UPSERT_SESSION,
+        row = await self._db.one(
+            self._db.sql.UPSERT_SESSION,
             (_new_id(), tenant_id, external_id, now, now),
             write=True,
         )
@@ -500,7 +390,7 @@ class PostgresStore:
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
         session_id = check.lookup_id("session id", session_id)
-        row = await self._one(self._shared.sql.SELECT_SESSION, (tenant_id, session_id))
+        row = await self._db.one(self._db.sql.SELECT_SESSION, (tenant_id, session_id))
         if row is None:
             raise NotFoundError(f"tenant has no session {session_id}")
         return rows.session_from_row(row)
@@ -508,8 +398,8 @@ class PostgresStore:
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
         check.check_text("external_id", external_id)
-        row = await self._one(
-            self._shared.sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id)
+        row = await self._db.one(
+            self._db.sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id)
         )
         if row is None:
             raise NotFoundError(f"tenant has no session with external id {external_id!r}")
@@ -518,8 +408,8 @@ class PostgresStore:
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
         session_id = check.lookup_id("session id", session_id)
-        row = await self._one(
-            self._shared.sql.TOUCH_SESSION, (utc_now(), tenant_id, session_id), write=True
+        row = await self._db.one(
+            self._db.sql.TOUCH_SESSION, (utc_now(), tenant_id, session_id), write=True
         )
         if row is None:
             raise NotFoundError(f"tenant has no session {session_id}")
@@ -528,8 +418,8 @@ class PostgresStore:
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
         check.check_text("external_id", external_id)
-        deleted = await self._query(
-            self._shared.sql.DELETE_SESSION, (tenant_id, external_id), "count", write=True
+        deleted = await self._db.query(
+            self._db.sql.DELETE_SESSION, (tenant_id, external_id), "count", write=True
         )
         if not deleted:
             raise NotFoundError(f"tenant has no session with external id {external_id!r}")
@@ -539,7 +429,7 @@ class PostgresStore:
     async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
         r = check.check_skill(record)
         params = (r.tenant_id, r.name, r.version, r.description, r.lang, utc_now())
-        row = await self._one(self._shared.sql.UPSERT_SKILL, params, write=True)
+        row = await self._db.one(self._db.sql.UPSERT_SKILL, params, write=True)
         assert row is not None  # RETURNING of an upsert always yields a row
         return rows.skill_from_row(row)
 
@@ -547,7 +437,7 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         check.check_text("name", name)
         check.check_text("version", version)
-        row = await self._one(self._shared.sql.SELECT_SKILL, (tenant_id, name, version))
+        row = await self._db.one(self._db.sql.SELECT_SKILL, (tenant_id, name, version))
         if row is None:
             raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
         return rows.skill_from_row(row)
@@ -556,19 +446,19 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         check.check_text("name", name)
         check.check_text("version", version)
-        await self._query(
-            self._shared.sql.DELETE_SKILL, (tenant_id, name, version), "count", write=True
+        await self._db.query(
+            self._db.sql.DELETE_SKILL, (tenant_id, name, version), "count", write=True
         )
 
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
         check.check_text("tenant_id", tenant_id)
-        found = await self._all(self._shared.sql.SELECT_SKILLS, (tenant_id,))
+        found = await self._db.all(self._db.sql.SELECT_SKILLS, (tenant_id,))
         return [rows.skill_from_row(row) for row in found]
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
         check.check_text("tenant_id", tenant_id)
         check.check_text("name", name)
-        row = await self._one(self._shared.sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
+        row = await self._db.one(self._db.sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
         if row is None:
             raise NotFoundError(f"tenant has no version of skill {name!r}")
         version: str = row[0]
@@ -578,18 +468,18 @@ class PostgresStore:
 
     async def table_counts(self) -> dict[str, int]:
         """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
-        row = await self._one(self._shared.sql.SELECT_TABLE_COUNTS, ())
+        row = await self._db.one(self._db.sql.SELECT_TABLE_COUNTS, ())
         assert row is not None  # a SELECT without FROM returns its one row
         return dict(zip(TABLES, (int(n) for n in row), strict=True))
 
     async def ping(self) -> None:
-        await self._one(self._shared.sql.SELECT_ONE, ())
+        await self._db.one(self._db.sql.SELECT_ONE, ())
 
     async def schema_version(self) -> int:
         """Return the highest applied migration; 0 when the schema was never migrated."""
         try:
             # A write as far as blocks go: a missing table must not abort the block.
-            row = await self._one(self._shared.sql.SELECT_SCHEMA_VERSION, (), write=True)
+            row = await self._db.one(self._db.sql.SELECT_SCHEMA_VERSION, (), write=True)
         except StoreError as exc:
             if is_missing_table(exc.__cause__):
                 return 0
@@ -604,59 +494,19 @@ class PostgresStore:
         """
         return self._transaction()
 
-    def _view(self, conn: AsyncConnection[Row]) -> tuple[PostgresStore, _Scope]:
-        view = PostgresStore.__new__(PostgresStore)
-        view._shared = self._shared
-        view._scope = _Scope(conn)
-        return view, view._scope
-
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Store]:
-        self._check_usable()
-        own_error: BaseException | None = None
-        try:
-            if self._scope is None:
-                task = asyncio.current_task()
-                async with self._shared.pool.connection() as conn, conn.transaction():
-                    view, scope = self._view(conn)
-                    if task is not None:
-                        self._shared.block_tasks.add(task)
-                    try:
-                        yield view
-                    except BaseException as exc:
-                        own_error = exc
-                        raise
-                    finally:
-                        scope.active = False
-                        self._shared.block_tasks.discard(task)
-            else:
-                async with self._scope.conn.transaction():
-                    view, scope = self._view(self._scope.conn)
-                    try:
-                        yield view
-                    except BaseException as exc:
-                        own_error = exc
-                        raise
-                    finally:
-                        scope.active = False
-        except _DRIVER_ERRORS as exc:
-            # The block's own exception passes unchanged; BEGIN, COMMIT or the pool's
-            # failures become StoreErrors.
-            if exc is own_error:
-                raise
-            raise self._error(exc) from exc
+        async with self._db.block() as scoped:
+            view = PostgresStore.__new__(PostgresStore)
+            view._db = scoped
+            yield view
 
     async def close(self) -> None:
         """Close the pool if the store opened it; a caller's pool stays open."""
-        shared = self._shared
-        if shared.closed:
-            return
-        shared.closed = True
-        if shared.owns_pool:
-            await shared.pool.close()
+        await self._db.close()
 
     async def __aenter__(self) -> Self:
-        self._check_usable()
+        self._db.check_usable()
         return self
 
     async def __aexit__(
