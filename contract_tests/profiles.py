@@ -18,6 +18,12 @@ __all__ = ["ACTIVE", "PROFILES", "PROFILE_ENV", "load_profile"]
 PROFILE_ENV: Final = "HYPOTHESIS_PROFILE"
 PROFILES: Final = ("dev", "ci", "nightly", "bites")
 
+# Every profile starts from Hypothesis's own defaults, not from `settings.default`: with
+# CI set in the environment, Hypothesis makes its built-in "ci" profile the default, and
+# a profile inheriting from it would be derandomized there but not on a laptop (the bite
+# test's fixed seed was silently ignored in CI that way).
+_BASE: Final = settings.get_profile("default")
+
 # Tests share one opened store across their examples on purpose (opening a PostgreSQL
 # pool per example would dominate the run) and isolate examples by fresh tenants, so
 # the function-scoped-fixture health check is a false alarm here.
@@ -25,6 +31,7 @@ _SHARED_FIXTURES: Final = (HealthCheck.function_scoped_fixture,)
 
 settings.register_profile(
     "dev",
+    parent=_BASE,
     max_examples=20,
     stateful_step_count=25,
     # A database round trip of a cold store can take a few hundred milliseconds.
@@ -33,6 +40,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "ci",
+    parent=_BASE,
     # Derandomized so a red CI run replays on a laptop with the same command.
     derandomize=True,
     database=None,
@@ -44,6 +52,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "nightly",
+    parent=_BASE,
     max_examples=1000,
     stateful_step_count=100,
     deadline=None,

@@ -49,6 +49,7 @@ CAUGHT_BY_TARGETED = {
     "revocation": "test_concurrent_revocations",
     "chains": "test_concurrent_file_versions",
     "ordering": "test_transaction_commits",
+    "paging": "test_pages_yield_each_record_once",
     "transactions": "test_transaction_rolls_back",
     "finish-twice": "test_concurrent_updates_finish_once",
 }
