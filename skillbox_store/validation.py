@@ -16,6 +16,14 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from skillbox_store.errors import InvalidArgumentError, NotFoundError
+from skillbox_store.limits import (
+    EXECUTIONS_PAGE_DEFAULT,
+    EXECUTIONS_PAGE_MAX,
+    FILES_PAGE_DEFAULT,
+    FILES_PAGE_MAX,
+    INT32_MAX,
+    INT64_MAX,
+)
 from skillbox_store.records import (
     EXECUTION_STATUSES,
     Execution,
@@ -45,15 +53,8 @@ __all__ = [
     "match_id",
 ]
 
-EXECUTIONS_PAGE_DEFAULT: Final = 20
-EXECUTIONS_PAGE_MAX: Final = 100
-FILES_PAGE_DEFAULT: Final = 50
-FILES_PAGE_MAX: Final = 200
-
-# The widest integers the PostgreSQL columns hold (bigint, integer); every backend
-# refuses what one of them cannot store.
-_INT64_MAX: Final = 2**63 - 1
-_INT32_MAX: Final = 2**31 - 1
+_INT64_MAX: Final = INT64_MAX
+_INT32_MAX: Final = INT32_MAX
 
 
 def check_text(field: str, value: object, *, required: bool = True) -> str:

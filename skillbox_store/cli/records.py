@@ -11,7 +11,7 @@ from skillbox_store.cli.runner import Settings, pass_settings, run, store_option
 from skillbox_store.errors import NotFoundError
 from skillbox_store.records import Execution, File, FileFilter, SkillRecord
 from skillbox_store.store import Store
-from skillbox_store.validation import (
+from skillbox_store.limits import (
     EXECUTIONS_PAGE_DEFAULT,
     EXECUTIONS_PAGE_MAX,
     FILES_PAGE_DEFAULT,
