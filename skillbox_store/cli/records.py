@@ -9,14 +9,14 @@ import click
 from skillbox_store.cli.output import emit_details, emit_json, emit_table, record_json, text
 from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
 from skillbox_store.errors import NotFoundError
-from skillbox_store.records import Execution, File, FileFilter, SkillRecord
-from skillbox_store.store import Store
 from skillbox_store.limits import (
     EXECUTIONS_PAGE_DEFAULT,
     EXECUTIONS_PAGE_MAX,
     FILES_PAGE_DEFAULT,
     FILES_PAGE_MAX,
 )
+from skillbox_store.records import Execution, File, FileFilter, SkillRecord
+from skillbox_store.store import Store
 
 __all__ = ["executions", "files", "sessions", "skills"]
 
