@@ -14,8 +14,11 @@ if "contract_tests.plugin" not in sys.modules:
         harness,
         postgres_url,
         pytest_addoption,
+        pytest_configure,
         pytest_generate_tests,
         pytest_report_header,
+        pytest_terminal_summary,
+        require_capability,
         sqlite_dir,
         store_url,
     )

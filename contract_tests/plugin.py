@@ -19,22 +19,27 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Literal, Protocol, cast
 
 import pytest
 
 from contract_tests.harness import Harness
-from contract_tests.targets import Target, default_targets, url_targets
+from contract_tests.targets import Target, TargetError, check_targets
+from skillbox_store import Store
+from skillbox_store.capabilities import CAPABILITIES, declared, supports
 
 __all__ = [
     "harness",
     "postgres_url",
     "pytest_addoption",
+    "pytest_configure",
     "pytest_generate_tests",
     "pytest_report_header",
+    "pytest_terminal_summary",
+    "require_capability",
     "sqlite_dir",
     "store_url",
 ]
@@ -54,16 +59,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _targets(config: pytest.Config) -> list[Target]:
+CapabilityOutcome = Literal["tested", "skipped"]
+
+_TARGETS = pytest.StashKey[list[Target]]()
+# target id -> capability name -> what the run did with it.
+_CAPABILITIES = pytest.StashKey[dict[str, dict[str, CapabilityOutcome]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``clause`` marker and check the targets before anything is collected.
+
+    A target no installed backend can open is a usage error (exit code 4) reported in
+    one line, instead of one failure or collection error per test.
+    """
+    config.addinivalue_line(
+        "markers", "clause(*ids): the clauses of docs/contract.md the test proves"
+    )
     urls: list[str] = config.getoption(STORE_URL_OPTION)
-    return url_targets(urls) if urls else default_targets()
+    try:
+        config.stash[_TARGETS] = check_targets(urls)
+    except TargetError as exc:
+        raise pytest.UsageError(f"skillbox-store contract suite: {exc}") from None
+    config.stash[_CAPABILITIES] = {}
+
+
+def _targets(config: pytest.Config) -> list[Target]:
+    if _TARGETS not in config.stash:
+        # pytest_configure checked them already; this only spares a second lookup.
+        config.stash[_TARGETS] = check_targets(config.getoption(STORE_URL_OPTION))
+    return config.stash[_TARGETS]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Say which stores and which Hypothesis profile the run uses."""
+    """Say which stores, which Hypothesis profile and which capabilities the run uses."""
     names = ", ".join(t.id for t in _targets(config))
     profile = os.environ.get("HYPOTHESIS_PROFILE") or "dev"
-    return [f"skillbox-store contract: {names}; hypothesis profile {profile}"]
+    optional = ", ".join(CAPABILITIES)
+    return [
+        f"skillbox-store contract: {names}; hypothesis profile {profile}",
+        f"optional capabilities, tested where a target declares them: {optional} "
+        "(which were tested and skipped per target: at the end of the run)",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say, per target, which optional capabilities were tested and which skipped."""
+    outcomes = terminalreporter.config.stash.get(_CAPABILITIES, {})
+    if not outcomes:
+        return
+    terminalreporter.section("skillbox-store optional capabilities")
+    for target_id, by_name in outcomes.items():
+        tested = sorted(n for n, o in by_name.items() if o == "tested") or ["none"]
+        skipped = sorted(n for n, o in by_name.items() if o == "skipped") or ["none"]
+        terminalreporter.write_line(
+            f"{target_id}: tested {', '.join(tested)}; skipped (not declared) {', '.join(skipped)}"
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -115,3 +165,35 @@ def harness(store_url: str) -> Iterator[Harness]:
     """A store opened through `open_store` on its own event loop, closed after the test."""
     with Harness(store_url) as opened:
         yield opened
+
+
+RequireCapability = Callable[[str], Store]
+
+
+@pytest.fixture
+def require_capability(
+    harness: Harness, target: Target, request: pytest.FixtureRequest
+) -> RequireCapability:
+    """Return ``require(name)``: the harness's store if it declares capability ``name``.
+
+    A store that does not declare the capability skips the test: only capability tests
+    may ask for this, so a core clause is never skipped. A store that declares it
+    without its methods fails.
+    """
+    by_target = request.config.stash.setdefault(_CAPABILITIES, {})
+    outcomes = by_target.setdefault(target.id, {})
+
+    def require(name: str) -> Store:
+        store = harness.store
+        if name not in declared(store):
+            outcomes.setdefault(name, "skipped")
+            pytest.skip(f"{target.id} does not declare the optional capability {name!r}")
+        outcomes[name] = "tested"
+        protocol = CAPABILITIES[name].protocol
+        if not supports(store, name):
+            raise AssertionError(
+                f"the store declares capability {name!r} but is not a {protocol.__name__}"
+            )
+        return store
+
+    return require

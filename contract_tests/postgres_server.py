@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["URL_ENV", "PostgresUnavailable", "provide_postgres"]
+__all__ = ["URL_ENV", "PostgresUnavailable", "PrivateServer", "private_server", "provide_postgres"]
 
 URL_ENV: Final = "SKILLBOX_TEST_POSTGRES_URL"
 
@@ -59,6 +59,7 @@ class _Cluster:
     pg_ctl: str
     url: str
     users: int = 0
+    options: str = ""
 
 
 _lock = threading.Lock()
@@ -183,7 +184,9 @@ def _start() -> _Cluster:
             except PostgresUnavailable as exc:
                 last_error = exc
                 continue
-            cluster = _Cluster(root, pg_ctl, f"postgresql://postgres@127.0.0.1:{port}/{_DATABASE}")
+            cluster = _Cluster(
+                root, pg_ctl, f"postgresql://postgres@127.0.0.1:{port}/{_DATABASE}", options=options
+            )
             try:
                 _create_database(port)
             except BaseException:
@@ -313,3 +316,68 @@ def restart_server() -> None:
         ],
         "pg_ctl restart",
     )
+
+
+@dataclass(slots=True)
+class PrivateServer:
+    """A cluster of one test's own, which it may stop and start again (same port)."""
+
+    url: str
+    _cluster: _Cluster
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``pg_ctl stop -m mode``), waiting until it is down."""
+        cluster = self._cluster
+        _call(
+            [
+                *_run_as_user(),
+                cluster.pg_ctl,
+                "-D",
+                str(cluster.root / "data"),
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                str(_START_TIMEOUT),
+                "stop",
+            ],
+            "pg_ctl stop",
+        )
+
+    def start(self) -> None:
+        """Start the stopped server again on its port, waiting until it accepts."""
+        cluster = self._cluster
+        _call(
+            [
+                *_run_as_user(),
+                cluster.pg_ctl,
+                "-D",
+                str(cluster.root / "data"),
+                "-l",
+                str(cluster.root / "server.log"),
+                "-o",
+                cluster.options,
+                "-w",
+                "-t",
+                str(_START_TIMEOUT),
+                "start",
+            ],
+            "pg_ctl start",
+        )
+
+
+@contextmanager
+def private_server() -> Iterator[PrivateServer]:
+    """Yield a throwaway cluster no one else uses; it is stopped and removed on exit.
+
+    Never the shared cluster of `provide_postgres` nor ``SKILLBOX_TEST_POSTGRES_URL``:
+    tests that stop or restart the server need one of their own.
+
+    Raises:
+        PostgresUnavailable: the cluster could not be started; the message says why.
+    """
+    cluster = _start()
+    try:
+        yield PrivateServer(cluster.url, cluster)
+    finally:
+        _stop(cluster)

@@ -13,7 +13,7 @@ from typing import Final
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["ACTIVE", "PROFILES", "PROFILE_ENV", "load_profile"]
+__all__ = ["ACTIVE", "PROFILES", "PROFILE_ENV", "STATEFUL_SHRINK_SECONDS", "load_profile"]
 
 PROFILE_ENV: Final = "HYPOTHESIS_PROFILE"
 PROFILES: Final = ("dev", "ci", "nightly", "bites")
@@ -71,6 +71,22 @@ settings.register_profile(
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     database=None,
 )
+
+
+STATEFUL_SHRINK_SECONDS: Final[dict[str, float | None]] = {
+    "dev": 0,
+    "ci": 60,
+    "nightly": None,
+    "bites": 0,
+}
+"""How long the stateful machine may shrink a failure, per profile (None: no bound).
+
+A failing machine run can take minutes to shrink (five, once), while a backend author
+on ``dev`` wants the broken clause named at once: ``dev`` reports the failing run
+unshrunk (its steps are all in the report, with the clause named in the assertion),
+``ci`` shrinks for at most a minute, ``nightly`` shrinks fully. Applied by
+`contract_tests.test_stateful`.
+"""
 
 
 def load_profile() -> str:

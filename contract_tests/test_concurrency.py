@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, assert_from_store, call, new_key_hash, new_tenant
 from skillbox_store import (
     AlreadyExistsError,
@@ -32,6 +33,7 @@ async def _gather(calls: Sequence[Awaitable[T]]) -> tuple[list[T], list[BaseExce
     return results, errors
 
 
+@clause("concurrency.sessions.get_or_create")
 def test_concurrent_get_or_create_session_gives_one(harness: Harness) -> None:
     """64 concurrent get_or_create_session on one pair return one session."""
     tenant = new_tenant()
@@ -46,6 +48,7 @@ def test_concurrent_get_or_create_session_gives_one(harness: Harness) -> None:
     assert stored.last_accessed_at >= max(s.last_accessed_at for s in sessions)
 
 
+@clause("concurrency.files.version")
 def test_concurrent_file_versions_are_consecutive(harness: Harness) -> None:
     """32 concurrent create_file_version on one chain give 32 distinct consecutive versions."""
     tenant = new_tenant()
@@ -65,6 +68,7 @@ def test_concurrent_file_versions_are_consecutive(harness: Harness) -> None:
         assert by_version[version].parent_id == by_version[version - 1].id
 
 
+@clause("concurrency.executions.update")
 def test_concurrent_updates_finish_once(harness: Harness) -> None:
     """32 concurrent finishing updates of a running execution: exactly one succeeds."""
     tenant = new_tenant()
@@ -86,6 +90,7 @@ def test_concurrent_updates_finish_once(harness: Harness) -> None:
     assert stored.model_dump() == finished[0].model_dump()
 
 
+@clause("concurrency.keys.revoke")
 def test_concurrent_revocations_succeed_once(harness: Harness) -> None:
     """Of 16 concurrent revocations of one key, exactly one succeeds."""
     tenant = new_tenant()
@@ -100,6 +105,7 @@ def test_concurrent_revocations_succeed_once(harness: Harness) -> None:
     assert stored.revoked_at == revoked[0].revoked_at
 
 
+@clause("concurrency.keys.create")
 def test_concurrent_duplicate_keys_store_one(harness: Harness) -> None:
     """Of 16 concurrent create_key with one hash, exactly one succeeds."""
     tenants = [new_tenant() for _ in range(16)]

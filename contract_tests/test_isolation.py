@@ -6,10 +6,12 @@ tried once, deterministically, on a record of another tenant.
 
 from __future__ import annotations
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import Execution, File, FileFilter, NotFoundError, SkillRecord
 
 
+@clause("errors.scope.not_found")
 def test_other_tenants_records_are_not_found(harness: Harness) -> None:
     """Reads, changes, deletes, revocations and touches as another tenant: NotFoundError."""
     owner, other = new_tenant(), new_tenant()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     Execution,
@@ -28,6 +29,7 @@ async def _key_names(store: Store, tenant: str) -> list[str]:
     return [k.name for k in await call(store.list_keys(tenant))]
 
 
+@clause("tx.commit")
 def test_transaction_commits(harness: Harness) -> None:
     """Writes of a block that ends normally are all visible afterwards."""
     tenant = new_tenant()
@@ -46,6 +48,7 @@ def test_transaction_commits(harness: Harness) -> None:
     assert harness.run(call(store.resolve_latest_version(tenant, "s"))) == "1"
 
 
+@clause("tx.rollback")
 def test_transaction_rolls_back(harness: Harness) -> None:
     """A block that raises leaves no trace, and its exception reaches the caller."""
     tenant = new_tenant()
@@ -76,6 +79,7 @@ def test_transaction_rolls_back(harness: Harness) -> None:
     assert harness.run(call(store.list_skills(tenant))) == []
 
 
+@clause("tx.savepoint.rollback")
 def test_nested_transaction_rolls_back_alone(harness: Harness) -> None:
     """A nested block that raises undoes only its own writes; the outer block commits."""
     tenant = new_tenant()
@@ -101,6 +105,7 @@ def test_nested_transaction_rolls_back_alone(harness: Harness) -> None:
     assert harness.run(_key_names(store, tenant)) == ["outer-after", "inner-kept", "outer-before"]
 
 
+@clause("tx.savepoint.outer")
 def test_outer_rollback_undoes_committed_nested_block(harness: Harness) -> None:
     """A nested block that committed is undone when the outer block raises."""
     tenant = new_tenant()
@@ -117,6 +122,7 @@ def test_outer_rollback_undoes_committed_nested_block(harness: Harness) -> None:
     assert harness.run(_key_names(store, tenant)) == []
 
 
+@clause("tx.outer_write")
 def test_outer_write_inside_own_block_is_refused(harness: Harness) -> None:
     """Writing through the outer store from inside a block raises, never deadlocks.
 
@@ -135,6 +141,7 @@ def test_outer_write_inside_own_block_is_refused(harness: Harness) -> None:
     assert harness.run(_key_names(store, tenant)) == ["after", "inside"]
 
 
+@clause("tx.ended")
 def test_transaction_store_unusable_after_block(harness: Harness) -> None:
     """The store a block was given raises StoreError once the block has ended."""
     tenant = new_tenant()
@@ -199,6 +206,7 @@ async def _enter_transaction(store: Store) -> None:
         pass
 
 
+@clause("store.close.then_raises")
 def test_close_twice_then_every_method_raises(store_url: str) -> None:
     """close() twice is harmless; afterwards every method raises StoreError."""
     with Harness(store_url) as harness:
@@ -217,6 +225,7 @@ def test_close_twice_then_every_method_raises(store_url: str) -> None:
                 raise AssertionError(f"{name} after close: {exc}") from exc
 
 
+@clause("store.async_with.closes", "store.open.forms")
 def test_async_with_store_closes_it(store_url: str) -> None:
     """``async with store:`` gives the store and closes it at the end."""
     tenant = new_tenant()
@@ -233,6 +242,7 @@ def test_async_with_store_closes_it(store_url: str) -> None:
     asyncio.run(scenario())
 
 
+@clause("store.open.forms")
 def test_open_store_as_context_manager(store_url: str) -> None:
     """``async with open_store(url) as store:`` opens, then closes at the end."""
     tenant = new_tenant()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_key_hash, new_tenant
 from skillbox_store import Execution, File, FileFilter
 
@@ -38,6 +39,7 @@ async def _fill(harness: Harness, tenant: str) -> tuple[list[str], list[str], li
     return executions, files, keys
 
 
+@clause("order.paging.once")
 @pytest.mark.parametrize("limit", [1, 2, 3, 4, COUNT, 100])
 def test_pages_yield_each_record_once_newest_first(harness: Harness, limit: int) -> None:
     """Walking pages of any size gives reverse creation order, each record once."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_tenant
 from skillbox_store import Execution, File, SkillRecord
 
 
+@clause("records.in.unchanged")
 def test_records_passed_in_are_not_modified(harness: Harness) -> None:
     """Every write leaves the caller's record exactly as it was."""
     tenant = new_tenant()
@@ -53,6 +55,7 @@ def test_records_passed_in_are_not_modified(harness: Harness) -> None:
     harness.run(scenario())
 
 
+@clause("records.out.detached")
 def test_changing_a_returned_record_changes_nothing_stored(harness: Harness) -> None:
     """Mutating what the store returned, nested JSON included, leaves the store as it was."""
     tenant = new_tenant()

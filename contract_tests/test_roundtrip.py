@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
+from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_key_hash, new_tenant
 from contract_tests.strategies import (
     STATUSES,
@@ -117,6 +118,7 @@ def test_text_round_trip(
     assert got.model_dump() == skill.model_dump()
 
 
+@clause("records.empty.kept")
 def test_empty_is_not_none(harness: Harness) -> None:
     """Empty text, empty containers, zero and None stay what they were."""
     tenant = new_tenant()
@@ -200,6 +202,7 @@ def test_store_chosen_timestamps_are_aware_utc(harness: Harness) -> None:
     assert harness.run(call(store.get_execution(tenant, stored.id))).finished_at == edge
 
 
+@clause("records.ids.uuid")
 def test_ids_are_canonical_uuids(harness: Harness) -> None:
     """Ids chosen by the store are canonical lower-case UUID text."""
     tenant = new_tenant()
@@ -221,6 +224,7 @@ def test_ids_are_canonical_uuids(harness: Harness) -> None:
     assert len(set(ids)) == len(ids)
 
 
+@clause("order.text.code_point")
 def test_skills_sort_by_code_point(harness: Harness) -> None:
     """list_skills orders by name then version, by Unicode code point."""
     tenant = new_tenant()

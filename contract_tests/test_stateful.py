@@ -7,9 +7,12 @@ with the model (see `checks`). One `asyncio.Runner` per machine run drives the s
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
-from hypothesis import note
+from hypothesis import Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -18,6 +21,7 @@ from contract_tests import operations as ops
 from contract_tests.harness import Harness, call, new_tenant
 from contract_tests.model import Model, Row
 from contract_tests.operations import Context, Operation
+from contract_tests.profiles import ACTIVE, STATEFUL_SHRINK_SECONDS
 from skillbox_store import FileFilter, Store
 
 
@@ -270,8 +274,48 @@ class StoreMachine(RuleBasedStateMachine):
         await checks.check_gone_keys(self.store, self.rolled_back_hashes)
 
 
+_SHRINK_BOUND = "MAX_SHRINKING_SECONDS"
+
+
+@contextmanager
+def _shrink_time_bound(seconds: float | None) -> Iterator[None]:
+    """Bound Hypothesis's shrinking of a failure to ``seconds`` (None: its own bound).
+
+    Hypothesis has no public setting for this; its engine reads the module global
+    below on every run. Without that global (a later Hypothesis), shrinking keeps
+    Hypothesis's own bound, which costs time but changes no verdict.
+    """
+    engine = importlib.import_module("hypothesis.internal.conjecture.engine")
+    if seconds is None or not hasattr(engine, _SHRINK_BOUND):
+        yield
+        return
+    saved = getattr(engine, _SHRINK_BOUND)
+    setattr(engine, _SHRINK_BOUND, seconds)
+    try:
+        yield
+    finally:
+        setattr(engine, _SHRINK_BOUND, saved)
+
+
+def _machine_settings() -> tuple[settings, float | None]:
+    """The active profile's settings, minus shrinking where the profile bounds it to 0."""
+    seconds = STATEFUL_SHRINK_SECONDS.get(ACTIVE)
+    if seconds == 0:
+        # Explaining needs a shrunk example, so it goes too.
+        active = settings()
+        unshrunk = [p for p in active.phases if p not in (Phase.shrink, Phase.explain)]
+        return settings(active, phases=unshrunk), None
+    return settings(), seconds
+
+
 def test_stateful(store_url: str) -> None:
-    """Random operation sequences keep the store equal to the model."""
+    """Random operation sequences keep the store equal to the model.
+
+    On the ``dev`` profile a failing run is reported unshrunk, within seconds; see
+    `contract_tests.profiles.STATEFUL_SHRINK_SECONDS`.
+    """
     machine = type("StoreMachine", (StoreMachine,), {"url": store_url})
-    # Hypothesis leaves this function unannotated.
-    run_state_machine_as_test(machine)  # type: ignore[no-untyped-call]
+    machine_settings, shrink_seconds = _machine_settings()
+    with _shrink_time_bound(shrink_seconds):
+        # Hypothesis leaves this function unannotated.
+        run_state_machine_as_test(machine, settings=machine_settings)  # type: ignore[no-untyped-call]

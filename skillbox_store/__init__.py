@@ -28,6 +28,7 @@ from skillbox_store.records import (
     ExecutionStatus,
     File,
     FileFilter,
+    RetentionReport,
     Session,
     SkillRecord,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidArgumentError",
     "MigrationError",
     "NotFoundError",
+    "RetentionReport",
     "Session",
     "SkillRecord",
     "Store",

@@ -12,7 +12,11 @@ KEY_PREFIX: Final = "sk-"
 
 
 def hash_key(plaintext: str) -> str:
-    """Return the SHA-256 hex digest of a plaintext key, as the store keeps it."""
+    """Return the SHA-256 hex digest of a plaintext key, as the store keeps it.
+
+    Stores take only such digests as a ``key_hash`` (lowercase hex, 64 characters or
+    more) and refuse a plaintext key passed in its place, so no secret is ever stored.
+    """
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "File",
     "FileFilter",
     "Json",
+    "RetentionReport",
     "Session",
     "SkillRecord",
     "trusted_record",
@@ -210,3 +211,29 @@ class FileFilter(_Record):
     execution_id: str | None = None
     limit: int | None = None
     offset: int = 0
+    # Keyset paging: the id of the last file of the previous page (None or "": from the
+    # newest). Costs the same at any depth, where `offset` costs what it skips.
+    after: str | None = None
+
+
+class RetentionReport(_Record):
+    """What `Store.purge_tenant` or `Store.prune_executions` removed, per table.
+
+    ``s3_keys`` holds the `File.s3_key` of every file row removed (one entry per row,
+    sorted by code point), so the caller can delete the objects in object storage.
+    ``kept_referenced`` counts the executions a prune left in place because a file
+    names them.
+    """
+
+    api_keys: int = 0
+    executions: int = 0
+    files: int = 0
+    sessions: int = 0
+    skills: int = 0
+    s3_keys: list[str] = Field(default_factory=list)
+    kept_referenced: int = 0
+
+    @property
+    def removed(self) -> int:
+        """Return the number of records removed, all tables together."""
+        return self.api_keys + self.executions + self.files + self.sessions + self.skills

@@ -2,7 +2,9 @@
 
 Every backend (in-memory, SQLite, PostgreSQL, and any third-party one) implements this
 Protocol and passes the contract suite in `contract_tests`. The docstrings below are the
-contract; backends document only what differs (locking, cost).
+short form of the contract; ``docs/contract.md`` is the whole of it, one numbered clause
+per promise (``keys.revoke.once``, ``files.version.inherits``, ...), each proved by a
+test of the suite that names it. Backends document only what differs (locking, cost).
 
 Rules that hold for every method:
 
@@ -27,10 +29,19 @@ Rules that hold for every method:
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from skillbox_store.records import APIKey, Execution, File, FileFilter, Session, SkillRecord
+from skillbox_store.records import (
+    APIKey,
+    Execution,
+    File,
+    FileFilter,
+    RetentionReport,
+    Session,
+    SkillRecord,
+)
 
 __all__ = ["Store"]
 
@@ -122,15 +133,21 @@ class Store(Protocol):
         ...
 
     async def list_executions(
-        self, tenant_id: str, limit: int = 20, offset: int = 0
+        self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
     ) -> list[Execution]:
         """Return a page of the tenant's executions, newest first.
 
-        ``limit`` above 100 is taken as 100. Paging over an unchanged store yields every
-        execution exactly once.
+        ``limit`` above 100 is taken as 100. ``after`` is keyset paging: the page starts
+        with the execution that follows execution ``after`` (the last one the caller has
+        seen) and costs the same at any depth; passing each page's last id as the next
+        ``after`` yields every execution exactly once, even while others are created.
+        ``offset`` skips that many executions and costs what it skips. Paging over an
+        unchanged store yields every execution exactly once either way.
 
         Raises:
-            InvalidArgumentError: ``limit`` < 1, ``offset`` < 0, or a bad ``tenant_id``.
+            InvalidArgumentError: ``limit`` < 1, ``offset`` < 0, ``after`` with a non-zero
+                ``offset``, or a bad ``tenant_id``.
+            NotFoundError: ``after`` names no execution of the tenant.
         """
         ...
 
@@ -205,10 +222,13 @@ class Store(Protocol):
         """Return a page of the tenant's files, newest first.
 
         When set, `session_id` and `execution_id` keep only the files that carry them.
-        `limit` defaults to 50 and is taken as 200 above 200.
+        `limit` defaults to 50 and is taken as 200 above 200. `after` is keyset paging, as
+        in `list_executions`: the page follows file `after` in this filtered listing.
 
         Raises:
-            InvalidArgumentError: `limit` < 1, `offset` < 0, or a bad `tenant_id`.
+            InvalidArgumentError: `limit` < 1, `offset` < 0, `after` with a non-zero
+                `offset`, or a bad `tenant_id`.
+            NotFoundError: `after` names no file of the tenant that the filter keeps.
         """
         ...
 
@@ -352,6 +372,40 @@ class Store(Protocol):
         Raises:
             NotFoundError: the tenant has no version of this skill.
             InvalidArgumentError: an argument is empty or holds a NUL character.
+        """
+        ...
+
+    # -- Keeping data -------------------------------------------------------------------
+
+    async def purge_tenant(self, tenant_id: str) -> RetentionReport:
+        """Delete every record of the tenant, in every table, and report what went.
+
+        Atomic: either every record of the tenant is gone or, when the call fails,
+        none is; inside a `transaction()` block it is part of the block. The report
+        counts the records removed per table and lists the `s3_key` of every file row
+        removed (sorted), for the caller to delete the objects. No other tenant's
+        record is touched; an unknown or already purged tenant gives an empty report.
+
+        Raises:
+            InvalidArgumentError: ``tenant_id`` is empty or holds a NUL character.
+        """
+        ...
+
+    async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
+        """Delete the tenant's finished executions whose `finished_at` is before a time.
+
+        Only executions whose status is not ``running`` and whose `finished_at` is set
+        and earlier than ``finished_before`` go; a running execution never does. An
+        execution that one of the tenant's files names (`File.execution_id`) is kept,
+        so no reference is left dangling, and counted in the report's
+        `kept_referenced`. Atomic, like `purge_tenant`; the report counts the
+        executions removed (other counts are zero, `s3_keys` empty).
+
+        Raises:
+            InvalidArgumentError: ``finished_before`` is naive or not a datetime, or
+                ``tenant_id`` is empty or holds a NUL character.
+            ConflictError: a file naming a candidate execution was created meanwhile
+                (PostgreSQL); nothing was deleted, and the call may be repeated.
         """
         ...
 

@@ -10,6 +10,7 @@ the field, or `NotFoundError` for an id that cannot name any record.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +22,13 @@ from skillbox_store.limits import (
     EXECUTIONS_PAGE_MAX,
     FILES_PAGE_DEFAULT,
     FILES_PAGE_MAX,
+    INDEXED_TEXT_MAX_BYTES,
     INT32_MAX,
     INT64_MAX,
+    JSON_INT_MAX,
+    JSON_INT_MIN,
+    JSON_MAX_DEPTH,
+    KEY_HASH_MIN_LENGTH,
 )
 from skillbox_store.records import (
     EXECUTION_STATUSES,
@@ -39,16 +45,19 @@ __all__ = [
     "FILES_PAGE_MAX",
     "FileListing",
     "ListedFiles",
+    "check_after",
     "check_execution",
     "check_execution_update",
     "check_file",
     "check_file_filter",
     "check_file_update",
     "check_file_version",
+    "check_key_hash",
     "check_limit",
     "check_offset",
     "check_skill",
     "check_text",
+    "check_time",
     "lookup_id",
     "match_id",
 ]
@@ -57,26 +66,91 @@ _INT64_MAX: Final = INT64_MAX
 _INT32_MAX: Final = INT32_MAX
 
 
+# The fields PostgreSQL keeps in a btree index, and the names and versions that go with
+# them (an execution's skill_name is a skill's name): their length is bounded so that no
+# index row passes PostgreSQL's limit, and the bound is the same on every backend. A
+# field's rules come with its name, so every backend that checks "tenant_id" applies them.
+_INDEXED_TEXT_FIELDS: Final = frozenset(
+    {"tenant_id", "key_hash", "external_id", "name", "version", "skill_name", "skill_version"}
+)
+
+_KEY_HASH: Final = re.compile(
+    f"[0-9a-f]{{{KEY_HASH_MIN_LENGTH},{INDEXED_TEXT_MAX_BYTES}}}", re.ASCII
+)
+
+
+def _shown(value: object) -> str:
+    """Render a refused value for a message: short, and without calling its own code.
+
+    A caller's value may be megabytes long, an int too long for `str`, or an object
+    whose ``__repr__`` raises; none of that may turn a refusal into another error.
+    """
+    if type(value) is str:
+        if len(value) <= 40:
+            return repr(value)
+        return f"{value[:40]!r}… ({len(value)} characters)"
+    if type(value) is int and -(10**20) < value < 10**20:
+        return str(value)
+    return f"a value of type {type(value).__name__}"
+
+
 def check_text(field: str, value: object, *, required: bool = True) -> str:
-    """Return ``value`` if it is a string PostgreSQL can store, non-empty when required."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{field} must be a string, not {type(value).__name__}")
+    """Return ``value`` if it is a string PostgreSQL can store, non-empty when required.
+
+    The field's name brings its own rules: `key_hash` must look like `hash_key`'s digest,
+    and indexed fields (tenant_id, external_id, names, versions) are at most
+    `INDEXED_TEXT_MAX_BYTES` long in UTF-8.
+    """
+    if field == "key_hash":
+        return check_key_hash(value)
+    if type(value) is not str:
+        # Subclasses too: one with its own __eq__ or __hash__ could match another
+        # tenant's rows in memory, and would read back as a plain str elsewhere.
+        raise InvalidArgumentError(f"{field} must be a string (str), not {type(value).__name__}")
     if required and not value:
         raise InvalidArgumentError(f"{field} must not be empty")
     if "\x00" in value:
         raise InvalidArgumentError(f"{field} must not contain a NUL character")
+    size = len(value)
     if not value.isascii():
         try:
-            value.encode("utf-8")
+            size = len(value.encode("utf-8"))
         except UnicodeEncodeError:
             raise InvalidArgumentError(
                 f"{field} must be valid Unicode (it holds a lone surrogate)"
             ) from None
+    if size > INDEXED_TEXT_MAX_BYTES and field in _INDEXED_TEXT_FIELDS:
+        raise InvalidArgumentError(
+            f"{field} must be at most {INDEXED_TEXT_MAX_BYTES} bytes in UTF-8, got {size}"
+        )
+    return value
+
+
+def check_key_hash(value: object) -> str:
+    """Return ``value`` if it looks like the hex digest `hash_key` makes.
+
+    Lowercase hex, `KEY_HASH_MIN_LENGTH` to `INDEXED_TEXT_MAX_BYTES` characters. A
+    plaintext key is refused above all, so that no store ever holds a live secret; the
+    message never repeats the value, which may be one.
+    """
+    if type(value) is not str:
+        raise InvalidArgumentError(f"key_hash must be a string (str), not {type(value).__name__}")
+    if _KEY_HASH.fullmatch(value) is None:
+        looks_like = (
+            "; this looks like a plaintext key, which must never be stored or sent as a hash"
+            if value.startswith("sk-")
+            else ""
+        )
+        raise InvalidArgumentError(
+            f"key_hash must be the hex digest hash_key() returns (lowercase hex, "
+            f"{KEY_HASH_MIN_LENGTH} to {INDEXED_TEXT_MAX_BYTES} characters): pass "
+            f"hash_key(plaintext){looks_like}"
+        )
     return value
 
 
 def _canonical_uuid(value: object) -> str | None:
-    if not isinstance(value, str) or len(value) != 36:
+    if type(value) is not str or len(value) != 36:
         return None
     try:
         return str(uuid.UUID(value))
@@ -92,7 +166,7 @@ def lookup_id(field: str, value: object) -> str:
     """
     canonical = _canonical_uuid(value)
     if canonical is None:
-        raise NotFoundError(f"no record has {field} {value!r}")
+        raise NotFoundError(f"no record has {field} {_shown(value)}")
     return canonical
 
 
@@ -103,80 +177,140 @@ def match_id(value: object) -> str | None:
 
 def _optional_reference(field: str, value: str | None) -> str | None:
     """An id a new record points at: absent (None or ""), else it must name a record."""
-    if value is None or value == "":
+    if value is None or (type(value) is str and not value):
         return None
     return lookup_id(field, value)
 
 
-def _check_int(field: str, value: object, *, minimum: int, maximum: int = _INT64_MAX) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+def _check_int(field: str, value: object, *, minimum: int, maximum: int | None = _INT64_MAX) -> int:
+    # Exactly int: bool is an int to Python but not to any column, and a subclass's own
+    # comparisons or str() could disagree with the number the backends store.
+    if type(value) is not int:
         raise InvalidArgumentError(f"{field} must be an integer, not {type(value).__name__}")
     if value < minimum:
-        raise InvalidArgumentError(f"{field} must be at least {minimum}, got {value}")
-    if value > maximum:
-        raise InvalidArgumentError(f"{field} must be at most {maximum}, got {value}")
+        raise InvalidArgumentError(f"{field} must be at least {minimum}, got {_shown(value)}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgumentError(f"{field} must be at most {maximum}, got {_shown(value)}")
     return value
 
 
 def check_limit(value: object, *, maximum: int) -> int:
     """Return a page size: at least 1, and ``maximum`` when larger."""
-    return min(_check_int("limit", value, minimum=1), maximum)
+    return min(_check_int("limit", value, minimum=1, maximum=None), maximum)
 
 
 def check_offset(value: object) -> int:
-    """Return a page offset: at least 0."""
+    """Return a page offset: at least 0, at most what a 64-bit OFFSET holds."""
     return _check_int("offset", value, minimum=0)
 
 
-def _check_time(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
+def _optional_time(field: str, value: object) -> datetime | None:
+    return None if value is None else check_time(field, value)
+
+
+def check_time(field: str, value: object) -> datetime:
+    """Return ``value`` as an aware UTC datetime, refusing what cannot be one.
+
+    Raises:
+        InvalidArgumentError: not a datetime, naive, a tzinfo that fails or is a day or
+            more off UTC, or outside years 1 to 9999 once moved to UTC.
+    """
     if not isinstance(value, datetime):
         raise InvalidArgumentError(f"{field} must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
         raise InvalidArgumentError(f"{field} must be timezone-aware, got a naive datetime")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    try:
+        offset = value.utcoffset()
+    except Exception as exc:
+        # The tzinfo is the caller's code: whatever it raises (a ValueError for an offset
+        # of a day or more, anything from its own utcoffset) is a bad argument.
+        raise InvalidArgumentError(
+            f"{field} has a tzinfo whose utcoffset() fails: {type(exc).__name__}"
+        ) from exc
+    if offset is None:
+        raise InvalidArgumentError(f"{field} must be timezone-aware, got a naive datetime")
+    # Built field by field, so a datetime subclass comes back as a plain datetime.
+    naive = datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+    try:
+        return (naive - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidArgumentError(
+            f"{field} falls outside years 1 to 9999 when moved to UTC"
+        ) from None
+
+
+def _check_depth(field: str, depth: int) -> None:
+    """Refuse a list or object that ``depth`` others enclose, if that is too deep."""
+    if depth >= JSON_MAX_DEPTH:
+        raise InvalidArgumentError(
+            f"{field} nests lists and objects more than {JSON_MAX_DEPTH} deep"
+        )
 
 
 def _check_json(field: str, value: object) -> None:
-    """Refuse what JSON (and PostgreSQL's jsonb) cannot hold, without recursion."""
-    pending: list[object] = [value]
+    """Refuse what JSON (and PostgreSQL's jsonb) cannot hold, without recursion.
+
+    Values must be exactly dict, list, str, int, float, bool or None (a subclass would
+    read back as its base type from SQL backends but not from memory), ints within 64
+    bits, floats finite, and lists and objects nested at most `JSON_MAX_DEPTH` deep, which
+    also ends the walk of a value that contains itself.
+    """
+    pending: list[tuple[object, int]] = [(value, 0)]
     while pending:
-        item = pending.pop()
-        if item is None or isinstance(item, bool | int):
+        item, depth = pending.pop()
+        if item is None or type(item) is bool:
             continue
-        if isinstance(item, str):
+        if type(item) is str:
             check_text(field, item, required=False)
-        elif isinstance(item, float):
+        elif type(item) is int:
+            if not JSON_INT_MIN <= item <= JSON_INT_MAX:
+                raise InvalidArgumentError(
+                    f"{field} must be JSON with 64-bit integers: a {item.bit_length()}-bit "
+                    f"integer is outside {JSON_INT_MIN} to {JSON_INT_MAX}"
+                )
+        elif type(item) is float:
             if not math.isfinite(item):
                 raise InvalidArgumentError(f"{field} must be JSON: {item} is not a JSON number")
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
+        elif type(item) is list:
+            _check_depth(field, depth)
+            pending.extend((child, depth + 1) for child in item)
+        elif type(item) is dict:
+            _check_depth(field, depth)
             for key, child in item.items():
-                if not isinstance(key, str):
+                if type(key) is not str:
                     raise InvalidArgumentError(
-                        f"{field} must be JSON: object keys must be strings, got {key!r}"
+                        f"{field} must be JSON: object keys must be strings, got {_shown(key)}"
                     )
                 check_text(field, key, required=False)
-                pending.append(child)
+                pending.append((child, depth + 1))
         else:
             raise InvalidArgumentError(
-                f"{field} must be JSON: {type(item).__name__} is not a JSON value"
+                f"{field} must be JSON: {type(item).__name__} is not a JSON value "
+                "(use dict, list, str, int, float, bool or None)"
             )
 
 
 def _check_outcome(execution: Execution, status: str | None = None) -> None:
     """The fields an update writes, shared by inserts; ``status`` overrides the record's."""
-    if (execution.status if status is None else status) not in EXECUTION_STATUSES:
+    wanted = execution.status if status is None else status
+    if type(wanted) is not str or wanted not in EXECUTION_STATUSES:
         raise InvalidArgumentError(
-            f"status must be one of {', '.join(sorted(EXECUTION_STATUSES))}, "
-            f"got {execution.status!r}"
+            f"status must be one of {', '.join(sorted(EXECUTION_STATUSES))}, got {_shown(wanted)}"
         )
     _check_json("output", execution.output)
     check_text("logs", execution.logs, required=False)
     check_text("files_url", execution.files_url, required=False)
-    if not isinstance(execution.files_list, list):
+    if type(execution.files_list) is not list:
         raise InvalidArgumentError("files_list must be a list of strings")
     for item in execution.files_list:
         check_text("files_list", item, required=False)
@@ -194,14 +328,16 @@ def check_execution(execution: Execution, *, keep_status: bool) -> Execution:
     check_text("skill_version", execution.skill_version)
     _check_json("input", execution.input)
     update: dict[str, object] = {}
-    finished_at = _check_time("finished_at", execution.finished_at)
+    finished_at = _optional_time("finished_at", execution.finished_at)
     if finished_at is not execution.finished_at:
         update["finished_at"] = finished_at
     if keep_status:
         _check_outcome(execution)
     else:
         _check_outcome(execution, status="running")
-        if execution.status != "running":
+        # Compared as a plain object: a str subclass's own __eq__ must not keep its status.
+        given: object = execution.status
+        if type(given) is not str or given != "running":
             update["status"] = "running"
     # Backends only read the record they get back, so an unchanged one is not copied.
     return execution.model_copy(update=update) if update else execution
@@ -216,7 +352,7 @@ def check_execution_update(execution: Execution) -> Execution:
     return execution.model_copy(
         update={
             "id": lookup_id("execution id", execution.id),
-            "finished_at": _check_time("finished_at", execution.finished_at),
+            "finished_at": _optional_time("finished_at", execution.finished_at),
         }
     )
 
@@ -240,10 +376,10 @@ def check_file(file: File) -> File:
     check_text("tenant_id", file.tenant_id)
     _check_file_fields(file)
     session_id = file.session_id
-    if session_id is not None and session_id != "":
+    if session_id is not None and not (type(session_id) is str and not session_id):
         session_id = _canonical_uuid(session_id)
         if session_id is None:
-            raise InvalidArgumentError(f"session_id must be a UUID, got {file.session_id!r}")
+            raise InvalidArgumentError(f"session_id must be a UUID, got {_shown(file.session_id)}")
     return file.model_copy(
         update={
             "session_id": session_id or None,
@@ -295,6 +431,8 @@ class ListedFiles:
     limit: int
     offset: int
     matches_nothing: bool
+    # Keyset paging: the canonical id of the file the page follows, or None.
+    after: str | None = None
 
     @property
     def narrowed_by(self) -> FileListing:
@@ -309,9 +447,46 @@ class ListedFiles:
         ids = tuple(i for i in (self.session_id, self.execution_id) if i is not None)
         return (self.tenant_id, *ids, self.limit, self.offset)
 
+    @property
+    def named_params(self) -> dict[str, str | int | None]:
+        """The keyset statements' parameters, by name (their ``after`` among them)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "session_id": self.session_id,
+            "execution_id": self.execution_id,
+            "limit": self.limit,
+            "after": self.after,
+        }
+
+
+def check_after(after: object, offset: int) -> str | None:
+    """Return the canonical id of the record a keyset page follows; None for the first page.
+
+    ``None`` and ``""`` mean no cursor.
+
+    Raises:
+        InvalidArgumentError: ``after`` is not a string, or comes with a non-zero ``offset``.
+        NotFoundError: ``after`` is not a UUID, so it names no record.
+    """
+    if after is None or (type(after) is str and not after):
+        return None
+    if type(after) is not str:
+        raise InvalidArgumentError(f"after must be a string (str), not {type(after).__name__}")
+    if offset:
+        raise InvalidArgumentError(
+            f"after and offset {offset} exclude each other: a page follows a record or "
+            "skips records, not both"
+        )
+    return lookup_id("after", after)
+
 
 def check_file_filter(filter: FileFilter) -> ListedFiles:
-    """Return the filter with defaults applied; an id that is not a UUID matches nothing."""
+    """Return the filter with defaults applied; an id that is not a UUID matches nothing.
+
+    Raises:
+        NotFoundError: ``after`` is not a UUID, or the filter matches nothing, so no file
+            of the listing has that id.
+    """
     if not isinstance(filter, FileFilter):
         raise InvalidArgumentError("filter must be a FileFilter")
     tenant_id = check_text("tenant_id", filter.tenant_id)
@@ -322,16 +497,19 @@ def check_file_filter(filter: FileFilter) -> ListedFiles:
     matches_nothing = False
     ids: list[str | None] = []
     for raw in (filter.session_id, filter.execution_id):
-        if raw is None or raw == "":
+        if raw is None or (type(raw) is str and not raw):
             ids.append(None)
             continue
         canonical = _canonical_uuid(raw)
         if canonical is None:
-            if not isinstance(raw, str):
+            if type(raw) is not str:
                 raise InvalidArgumentError("file filter ids must be strings")
             matches_nothing = True
         ids.append(canonical)
-    return ListedFiles(tenant_id, ids[0], ids[1], limit, offset, matches_nothing)
+    after = check_after(filter.after, offset)
+    if after is not None and matches_nothing:
+        raise NotFoundError(f"no file {after} in this listing: its filter matches no file")
+    return ListedFiles(tenant_id, ids[0], ids[1], limit, offset, matches_nothing, after)
 
 
 def check_skill(record: SkillRecord) -> SkillRecord:

@@ -13,15 +13,18 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 from skillbox_store import (
     AlreadyFinishedError,
     APIKey,
+    ConflictError,
     Execution,
     File,
     FileFilter,
+    RetentionReport,
     Session,
     SkillRecord,
     Store,
@@ -76,9 +79,9 @@ class Wrapper:
         return await self.inner.get_execution(tenant_id, execution_id)
 
     async def list_executions(
-        self, tenant_id: str, limit: int = 20, offset: int = 0
+        self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
     ) -> list[Execution]:
-        return await self.inner.list_executions(tenant_id, limit, offset)
+        return await self.inner.list_executions(tenant_id, limit, offset, after=after)
 
     async def update_execution(self, execution: Execution) -> Execution:
         return await self.inner.update_execution(execution)
@@ -153,6 +156,12 @@ class Wrapper:
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
         return await self.inner.resolve_latest_version(tenant_id, name)
 
+    async def purge_tenant(self, tenant_id: str) -> RetentionReport:
+        return await self.inner.purge_tenant(tenant_id)
+
+    async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
+        return await self.inner.prune_executions(tenant_id, finished_before)
+
     async def ping(self) -> None:
         await self.inner.ping()
 
@@ -222,9 +231,11 @@ class OverlappingPages(Wrapper):
     """Paging: list_executions ignores the offset past the first page."""
 
     async def list_executions(
-        self, tenant_id: str, limit: int = 20, offset: int = 0
+        self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
     ) -> list[Execution]:
-        return await self.inner.list_executions(tenant_id, limit, max(offset - 1, 0))
+        return await self.inner.list_executions(
+            tenant_id, limit, max(offset - 1, 0), after=after
+        )
 
 
 class NoRollback(Wrapper):
@@ -269,6 +280,170 @@ class UploadKeepsTime(Wrapper):
         return stored.model_copy(update={"uploaded_at": record.uploaded_at})
 
 
+# -- Breaks of single clauses the suite used to miss (issue 10) --------------------------
+
+
+class TouchKeepsTime(Wrapper):
+    """sessions.touch.bumps: touch_session finds the session but leaves its time alone."""
+
+    async def touch_session(self, tenant_id: str, session_id: str) -> Session:
+        return await self.inner.get_session(tenant_id, session_id)
+
+
+# Record id -> the value every read shows instead of the stored one. Ids are random
+# UUIDs, so one table per process serves every store the process opens.
+_KEPT_UPDATED_AT: dict[str, datetime] = {}
+_WRITTEN_INPUT: dict[str, Any] = {}
+
+
+def _kept_time(file: File) -> File:
+    kept = _KEPT_UPDATED_AT.get(file.id)
+    return file if kept is None else file.model_copy(update={"updated_at": kept})
+
+
+class UpdateKeepsFileTime(Wrapper):
+    """files.update.bumps: update_file leaves updated_at as it was, on every read."""
+
+    async def update_file(self, file: File) -> File:
+        try:
+            before = await self.inner.get_file(file.tenant_id, file.id)
+        except (LookupError, ValueError):
+            before = None
+        updated = await self.inner.update_file(file)
+        if before is not None:
+            _KEPT_UPDATED_AT.setdefault(file.id, before.updated_at)
+        return _kept_time(updated)
+
+    async def get_file(self, tenant_id: str, file_id: str) -> File:
+        return _kept_time(await self.inner.get_file(tenant_id, file_id))
+
+    async def list_files(self, filter: FileFilter) -> list[File]:
+        return [_kept_time(f) for f in await self.inner.list_files(filter)]
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        return [_kept_time(f) for f in await self.inner.list_session_files(tenant_id, session_id)]
+
+    async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
+        return [_kept_time(f) for f in await self.inner.list_file_versions(tenant_id, file_id)]
+
+
+class VersionTypeNotInherited(Wrapper):
+    """files.version.inherits: a new version without content_type gets a default one."""
+
+    async def create_file_version(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int,
+        s3_key: str,
+    ) -> File:
+        return await self.inner.create_file_version(
+            tenant_id,
+            file_id,
+            name=name,
+            content_type="application/octet-stream" if content_type is None else content_type,
+            size_bytes=size_bytes,
+            s3_key=s3_key,
+        )
+
+
+async def _executions(
+    inner: Store, tenant_id: str, limit: int, offset: int, after: str | None
+) -> list[Execution]:
+    # `after` is passed on only when given, so these breaks run with stores that have
+    # keyset paging and with stores that do not have it yet.
+    if after is None:
+        return await inner.list_executions(tenant_id, limit, offset)
+    return await inner.list_executions(tenant_id, limit, offset, after=after)
+
+
+class ExecutionsPastClamp(Wrapper):
+    """executions.list.clamp: a limit above 100 returns 101 executions."""
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
+    ) -> list[Execution]:
+        page = await _executions(self.inner, tenant_id, limit, offset, after)
+        if limit > 100 and len(page) == 100 and after is None:
+            page += await self.inner.list_executions(tenant_id, 1, offset + 100)
+        return page
+
+
+class SessionDeleteTakesFiles(Wrapper):
+    """sessions.delete.keeps_files: deleting a session deletes its files too."""
+
+    async def delete_session(self, tenant_id: str, external_id: str) -> None:
+        try:
+            session = await self.inner.get_session_by_external_id(tenant_id, external_id)
+        except (LookupError, ValueError):
+            session = None
+        if session is not None:
+            # Newest first, so a later version goes before the parent it names.
+            for file in await self.inner.list_session_files(tenant_id, session.id):
+                try:
+                    await self.inner.delete_file(tenant_id, file.id)
+                except ConflictError:
+                    continue
+        await self.inner.delete_session(tenant_id, external_id)
+
+
+class UpsertKeepsDescription(Wrapper):
+    """skills.upsert.updates: upserting a stored version keeps its old description."""
+
+    async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
+        try:
+            old = await self.inner.get_skill(record.tenant_id, record.name, record.version)
+        except (LookupError, ValueError):
+            old = None
+        if old is not None:
+            record = record.model_copy(update={"description": old.description})
+        return await self.inner.upsert_skill(record)
+
+
+class GetOrCreateKeepsTime(Wrapper):
+    """sessions.get_or_create.bumps: getting an existing session leaves its time alone."""
+
+    async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
+        try:
+            return await self.inner.get_session_by_external_id(tenant_id, external_id)
+        except LookupError:
+            return await self.inner.get_or_create_session(tenant_id, external_id)
+
+
+def _written_input(execution: Execution) -> Execution:
+    if execution.id not in _WRITTEN_INPUT:
+        return execution
+    return execution.model_copy(update={"input": _WRITTEN_INPUT[execution.id]})
+
+
+class UpdateWritesInput(Wrapper):
+    """executions.update.keeps: update_execution also writes the caller's input."""
+
+    async def update_execution(self, execution: Execution) -> Execution:
+        updated = await self.inner.update_execution(execution)
+        _WRITTEN_INPUT[updated.id] = execution.input
+        return _written_input(updated)
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
+        return _written_input(await self.inner.get_execution(tenant_id, execution_id))
+
+    async def list_executions(
+        self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
+    ) -> list[Execution]:
+        page = await _executions(self.inner, tenant_id, limit, offset, after)
+        return [_written_input(e) for e in page]
+
+
+class SessionFilesCapped(Wrapper):
+    """files.session.all: list_session_files stops at 200 files."""
+
+    async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
+        return (await self.inner.list_session_files(tenant_id, session_id))[:200]
+
+
 BREAKS: dict[str, type[Wrapper]] = {
     "none": Wrapper,
     "isolation": UnscopedRevoke,
@@ -281,6 +456,15 @@ BREAKS: dict[str, type[Wrapper]] = {
     "bad-input": EmptyNameAccepted,
     "driver-error": DriverErrorEscapes,
     "upload-time": UploadKeepsTime,
+    "touch-time": TouchKeepsTime,
+    "file-update-time": UpdateKeepsFileTime,
+    "version-content-type": VersionTypeNotInherited,
+    "executions-clamp": ExecutionsPastClamp,
+    "session-delete-files": SessionDeleteTakesFiles,
+    "upsert-description": UpsertKeepsDescription,
+    "get-or-create-time": GetOrCreateKeepsTime,
+    "update-input": UpdateWritesInput,
+    "session-files-cap": SessionFilesCapped,
 }
 """Break name -> wrapper; the URL scheme of each is ``broken-<name>``."""
 

@@ -18,6 +18,7 @@ from skillbox_store import (
     available_schemes,
     open_store,
 )
+from skillbox_store.keys import hash_key
 from skillbox_store.urls import redact_url
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def plugin_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def test_memory_url_opens_a_new_empty_store_each_time() -> None:
     async def scenario() -> None:
         first = await open_store("memory://")
-        await first.create_key("t", "n", "h")
+        await first.create_key("t", "n", hash_key("h"))
         async with open_store("memory://") as second:
             assert isinstance(second, Store)
             assert await second.list_keys("t") == []
@@ -112,8 +113,8 @@ def test_entry_point_backend(plugin_backend: str) -> None:
 
     async def scenario() -> None:
         async with open_store("fake://anything", migrate=False, flavour="x") as store:
-            await store.create_key("t", "n", "h")
-            assert (await store.get_key_by_hash("h")).tenant_id == "t"
+            await store.create_key("t", "n", hash_key("h"))
+            assert (await store.get_key_by_hash(hash_key("h"))).tenant_id == "t"
         assert fake_backend.OPENED == [("fake://anything", False, {"flavour": "x"})]
 
     run(scenario())

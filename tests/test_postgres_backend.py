@@ -23,6 +23,7 @@ from skillbox_store import (
     open_store,
 )
 from skillbox_store.backends.postgres import PostgresStore
+from skillbox_store.keys import hash_key
 from skillbox_store.records import Execution, File
 
 pytestmark = pytest.mark.postgres
@@ -88,7 +89,7 @@ def test_store_survives_its_connections_dying(postgres_url: str, pg_schema: str,
                 # session is what a restart does to the pool's connections.
                 assert await asyncio.to_thread(_terminate_store_sessions, postgres_url) >= 1
             # A write first, then a read, each on a connection that died.
-            await store.create_key("t", "k", f"after-{how}")
+            await store.create_key("t", "k", hash_key(f"after-{how}"))
             assert await store.get_execution("t", execution.id) == execution
             session = await store.get_or_create_session("t", "ext")
             assert (await store.touch_session("t", session.id)).id == session.id
@@ -102,7 +103,7 @@ def test_check_option_tests_connections_before_use(postgres_url: str, pg_schema:
         async with open_store(postgres_url, schema=pg_schema, check=True, min_size=2) as store:
             await store.ping()
             await asyncio.to_thread(_terminate_store_sessions, postgres_url)
-            await store.create_key("t", "k", "checked")
+            await store.create_key("t", "k", hash_key("checked"))
 
     run(scenario())
 
@@ -136,6 +137,63 @@ def test_malformed_url_is_invalid_argument() -> None:
         run(_open_and_close("postgresql://h/db?no_such_parameter=1&password=pw-xyz"))
 
 
+BAD_URL_OPTIONS = [
+    "connect_timeout=abc",
+    "connect_timeout=1.5x",
+    "sslmode=bogus",
+    "target_session_attrs=whatever",
+    "gssencmode=maybe",
+    "keepalives_idle=soon",
+    "port=abc",
+    "no_such_option=1",
+]
+
+
+@pytest.mark.parametrize("option", BAD_URL_OPTIONS)
+def test_a_malformed_url_option_is_invalid_argument_at_once(postgres_url: str, option: str) -> None:
+    """Refused before connecting, not retried by the pool until its timeout."""
+    parts = urlsplit(postgres_url)
+    host = parts.netloc.rpartition("@")[2]
+    url = urlunsplit(parts._replace(netloc=f"postgres:pw-s3cret@{host}", query=option))
+    began = time.monotonic()
+    with pytest.raises(InvalidArgumentError) as caught:
+        run(_open_and_close(url, connect_timeout=5.0, timeout=5.0))
+    assert time.monotonic() - began < 1.0
+    assert option.partition("=")[0] in str(caught.value)
+    assert "pw-s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw-s3cret@127.0.0.1:1/db\ud800",
+        "postgresql://u:pw-s3cret\ud800@127.0.0.1:1/db",
+        "postgresql://u:pw-s3cret@h\ud800st:1/db",
+        "postgresql://u:pw-s3cret@127.0.0.1:1/db?application_name=\udcff",
+        "postgresql://u:pw-s3cret@127.0.0.1:1/db?schema=\ud800",
+    ],
+    ids=range(5),
+)
+def test_a_lone_surrogate_in_the_url_is_invalid_argument(url: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        run(_open_and_close(url, connect_timeout=5.0))
+    assert "pw-s3cret" not in str(caught.value)
+    str(caught.value).encode()  # the message itself prints anywhere
+
+
+def test_a_bad_percent_escape_in_the_password_is_not_shown() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        run(_open_and_close("postgresql://u:pw-s3%ZZcret@127.0.0.1:1/db"))
+    assert "s3%ZZcret" not in str(caught.value)
+    assert "pw-s3" not in str(caught.value)
+
+
+def test_the_url_connect_timeout_is_used_by_every_connection(postgres_url: str) -> None:
+    """A connect_timeout in the URL is not overridden (nor checked only by the pool)."""
+    separator = "&" if "?" in postgres_url else "?"
+    run(_open_and_close(f"{postgres_url}{separator}connect_timeout=3", min_size=1))
+
+
 def test_unknown_or_bad_options_are_invalid_argument(postgres_url: str) -> None:
     with pytest.raises(InvalidArgumentError, match="pool_size"):
         run(_open_and_close(postgres_url, pool_size=3))
@@ -160,7 +218,7 @@ def test_store_on_a_callers_pool_neither_migrates_nor_closes_it(
             store = PostgresStore(pool, schema=pg_schema)
             assert store.pool is pool
             assert await store.schema_version() == 1
-            key = await store.create_key("t", "k", "owned")
+            key = await store.create_key("t", "k", hash_key("owned"))
             await store.close()
             with pytest.raises(StoreError):
                 await store.ping()
@@ -237,11 +295,54 @@ def test_json_text_arrays_and_timestamps_round_trip(postgres_url: str, pg_schema
     run(scenario())
 
 
+JSON_NUMBERS: list[Any] = [
+    [1e300, 1e20, 1.7976931348623157e308],
+    1e16,
+    -1e16,
+    9999999999999998.0,
+    1e15,
+    5e-324,
+    -0.0,
+    2.5e-7,
+    [2**63 - 1, -(2**63), 2**63, 2**64 - 1],
+    {"deep": [{"x": 1e22, "y": [1e300, 3, 3.0]}], "e+": "1e+300"},
+    "1e+300",
+]
+
+
+@pytest.mark.parametrize("value", JSON_NUMBERS, ids=range(len(JSON_NUMBERS)))
+def test_json_numbers_read_back_equal_and_of_the_same_type(
+    postgres_url: str, pg_schema: str, value: Any
+) -> None:
+    def shape(item: Any) -> Any:
+        """The value with each number replaced by its type and value: equal means same."""
+        if isinstance(item, list):
+            return [shape(x) for x in item]
+        if isinstance(item, dict):
+            return {k: shape(x) for k, x in item.items()}
+        return (type(item).__name__, item)
+
+    async def scenario() -> None:
+        async with open_store(postgres_url, schema=pg_schema) as store:
+            created = await store.create_execution(_execution(input=value))
+            finished = await store.update_execution(
+                created.model_copy(update={"status": "success", "output": value})
+            )
+            read = await store.get_execution("t", created.id)
+            assert read == finished
+            assert shape(read.input) == shape(value)
+            assert shape(read.output) == shape(value)
+            listed = await store.list_executions("t")
+            assert shape(listed[0].input) == shape(value)
+
+    run(scenario())
+
+
 def test_prepared_statements_can_be_switched_off(postgres_url: str, pg_schema: str) -> None:
     async def scenario() -> None:
         async with open_store(postgres_url, schema=pg_schema, prepare_threshold=None) as store:
             for i in range(10):
-                await store.create_key("t", "k", f"h{i}")
+                await store.create_key("t", "k", hash_key(f"h{i}"))
             assert len(await store.list_keys("t")) == 10
             assert isinstance(store, PostgresStore)
             async with store.pool.connection() as conn:
@@ -251,19 +352,25 @@ def test_prepared_statements_can_be_switched_off(postgres_url: str, pg_schema: s
     run(scenario())
 
 
-def test_a_quoted_schema_name_works(postgres_url: str, pg_schema: str) -> None:
-    odd = pg_schema + ' "odd"'
+def test_a_schema_name_postgres_would_change_is_refused(postgres_url: str, pg_schema: str) -> None:
+    """Quoted names used to work; now only names that read the same unquoted are allowed."""
+    for odd in (pg_schema + ' "odd"', pg_schema.upper(), pg_schema + "-x"):
+        with pytest.raises(InvalidArgumentError, match="a-z, 0-9 and _"):
+            run(_open_and_close(postgres_url, schema=odd))
+    longest = (pg_schema + "_" * 63)[:63]
 
     async def scenario() -> None:
-        async with open_store(postgres_url, schema=odd) as store:
-            await store.create_key("t", "k", "quoted")
-            assert (await store.get_key_by_hash("quoted")).name == "k"
+        async with open_store(postgres_url, schema=longest) as store:
+            await store.create_key("t", "k", hash_key("longest"))
+            assert (await store.get_key_by_hash(hash_key("longest"))).name == "k"
 
     try:
         run(scenario())
     finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(odd)))
+        _admin(
+            postgres_url,
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(longest)),
+        )
 
 
 def test_wrong_credentials_are_unavailable_without_the_password(postgres_url: str) -> None:
@@ -282,7 +389,7 @@ def test_a_database_gone_away_is_unavailable_not_a_driver_error(postgres_url: st
 
     async def scenario() -> None:
         async with open_store(url, min_size=1, max_size=2, timeout=1.0) as store:
-            await store.create_key("t", "k", "before")
+            await store.create_key("t", "k", hash_key("before"))
             _admin(
                 postgres_url,
                 sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)),
@@ -294,9 +401,9 @@ def test_a_database_gone_away_is_unavailable_not_a_driver_error(postgres_url: st
                 ).format(sql.Literal(name)),
             )
             with pytest.raises(UnavailableError):
-                await store.get_key_by_hash("before")
+                await store.get_key_by_hash(hash_key("before"))
             with pytest.raises(UnavailableError):
-                await store.create_key("t", "k", "after")
+                await store.create_key("t", "k", hash_key("after"))
 
     try:
         run(scenario())

@@ -18,6 +18,7 @@ from skillbox_store import (
     open_store,
 )
 from skillbox_store.backends.postgres.errors import scrub, translate
+from skillbox_store.keys import hash_key
 from skillbox_store.records import Execution, File
 
 pytestmark = pytest.mark.postgres
@@ -48,10 +49,10 @@ def test_scrub_removes_the_password() -> None:
 def test_constraints_map_to_the_promise_they_keep(postgres_url: str, pg_schema: str) -> None:
     async def scenario() -> None:
         async with open_store(postgres_url, schema=pg_schema) as store:
-            await store.create_key("a", "k", "same-hash")
+            await store.create_key("a", "k", hash_key("same-hash"))
             # The hash is unique across tenants (api_keys_key_hash_key).
             with pytest.raises(AlreadyExistsError):
-                await store.create_key("b", "k", "same-hash")
+                await store.create_key("b", "k", hash_key("same-hash"))
             # Another tenant's execution is a missing one (files_execution_fkey).
             other = await store.create_execution(
                 Execution(tenant_id="b", skill_name="s", skill_version="1")

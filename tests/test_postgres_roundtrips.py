@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from skillbox_store import ConflictError, NotFoundError, open_store
 from skillbox_store.backends.postgres import PostgresStore
+from skillbox_store.keys import hash_key
 from skillbox_store.records import Execution, File, FileFilter, SkillRecord
 
 pytestmark = pytest.mark.postgres
@@ -84,6 +85,13 @@ def _operations(store: PostgresStore) -> dict[str, Callable[[int], Awaitable[obj
         )
         state["file"] = await store.create_file(File(tenant_id=t, name="f", s3_key="k"))
         state["session"] = await store.get_or_create_session(t, "ext")
+        # Keyset cursors with older records below them (the oldest ones give empty pages).
+        state["newer_execution"] = await store.create_execution(
+            Execution(tenant_id=t, skill_name="s", skill_version="2")
+        )
+        state["session_file"] = await store.create_file(
+            File(tenant_id=t, name="g", s3_key="k", session_id=state["session"].id)
+        )
 
     def file() -> File:
         made: File = state["file"]
@@ -91,9 +99,9 @@ def _operations(store: PostgresStore) -> dict[str, Callable[[int], Awaitable[obj
 
     return {
         "_setup": lambda i: setup(),
-        "create_key": lambda i: store.create_key(t, "k", f"hash-{i}"),
-        "get_key_by_hash": lambda i: store.get_key_by_hash("hash-0"),
-        "validate_key": lambda i: store.validate_key("hash-0"),
+        "create_key": lambda i: store.create_key(t, "k", hash_key(f"hash-{i}")),
+        "get_key_by_hash": lambda i: store.get_key_by_hash(hash_key("hash-0")),
+        "validate_key": lambda i: store.validate_key(hash_key("hash-0")),
         "list_keys": lambda i: store.list_keys(t),
         "create_execution": lambda i: store.create_execution(
             Execution(tenant_id=t, skill_name="s", skill_version="1", input="text")
@@ -103,6 +111,12 @@ def _operations(store: PostgresStore) -> dict[str, Callable[[int], Awaitable[obj
         ),
         "get_execution": lambda i: store.get_execution(t, state["execution"].id),
         "list_executions": lambda i: store.list_executions(t),
+        "list_executions_after": lambda i: store.list_executions(
+            t, after=state["newer_execution"].id
+        ),
+        "list_executions_after_oldest": lambda i: store.list_executions(
+            t, after=state["execution"].id
+        ),
         "create_file": lambda i: store.create_file(File(tenant_id=t, name="f", s3_key="k")),
         "create_file_with_parent": lambda i: store.create_file(
             File(tenant_id=t, name="f", s3_key="k", parent_id=file().id, version=1000 * (i + 1))
@@ -110,6 +124,12 @@ def _operations(store: PostgresStore) -> dict[str, Callable[[int], Awaitable[obj
         "get_file": lambda i: store.get_file(t, file().id),
         "update_file": lambda i: store.update_file(file().model_copy(update={"name": f"n{i}"})),
         "list_files": lambda i: store.list_files(FileFilter(tenant_id=t)),
+        "list_files_after": lambda i: store.list_files(
+            FileFilter(tenant_id=t, after=state["session_file"].id)
+        ),
+        "list_files_after_by_session": lambda i: store.list_files(
+            FileFilter(tenant_id=t, session_id=state["session"].id, after=state["session_file"].id)
+        ),
         "list_session_files": lambda i: store.list_session_files(t, state["session"].id),
         "create_file_version": lambda i: store.create_file_version(
             t, file().id, size_bytes=1, s3_key="v"
@@ -173,7 +193,7 @@ def _fresh_row_cases(
     made: dict[str, Any] = {}
 
     async def make_key() -> None:
-        made["key"] = await store.create_key(t, "k", f"revoke-{i}")
+        made["key"] = await store.create_key(t, "k", hash_key(f"revoke-{i}"))
 
     async def make_execution() -> None:
         made["execution"] = await store.create_execution(

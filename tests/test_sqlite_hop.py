@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,27 +15,28 @@ import pytest
 from skillbox_store import Execution, File, FileFilter, SkillRecord, open_store
 from skillbox_store.backends.sqlite import connection as sqlite_connection
 from skillbox_store.backends.sqlite.store import SqliteStore
+from skillbox_store.keys import hash_key
 
 
 def test_aiosqlite_still_has_the_private_api_the_backend_uses() -> None:
-    """If this fails, a new aiosqlite changed `Connection._execute` or `_conn`: adapt
-    `skillbox_store.backends.sqlite.connection._queue` (the only place that uses them)."""
-    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
-    assert isinstance(inspect.getattr_static(aiosqlite.Connection, "_conn"), property)
+    """If this fails, a new aiosqlite changed `Connection._tx`, `_running` or
+    `_connection`: adapt `skillbox_store.backends.sqlite.connection._queue` (the only
+    place that uses them)."""
 
     async def body() -> tuple[bool, str]:
         async with aiosqlite.connect(":memory:") as db:
-            thread_of_loop = __import__("threading").get_ident()
+            assert db._running
+            assert isinstance(db._connection, sqlite3.Connection)
+            thread_of_loop = threading.get_ident()
 
-            def on_thread() -> tuple[bool, str]:
-                conn = db._conn
+            def on_thread(conn: sqlite3.Connection) -> tuple[bool, str]:
+                assert conn is db._connection
                 return (
-                    __import__("threading").get_ident() != thread_of_loop,
+                    threading.get_ident() != thread_of_loop,
                     conn.execute("SELECT 'ok'").fetchone()[0],
                 )
 
-            result: tuple[bool, str] = await db._execute(on_thread)  # type: ignore[no-untyped-call]
-            return result
+            return await sqlite_connection._queue(db, on_thread)
 
     assert asyncio.run(body()) == (True, "ok")
 
@@ -44,9 +45,9 @@ Method = Callable[[SqliteStore, dict[str, Any]], Awaitable[object]]
 
 # Every method that reaches the database, with arguments that make it succeed.
 _CALLS: list[tuple[str, Method]] = [
-    ("create_key", lambda s, c: s.create_key("t", "n", "hash-2")),
-    ("get_key_by_hash", lambda s, c: s.get_key_by_hash("hash-1")),
-    ("validate_key", lambda s, c: s.validate_key("hash-1")),
+    ("create_key", lambda s, c: s.create_key("t", "n", hash_key("hash-2"))),
+    ("get_key_by_hash", lambda s, c: s.get_key_by_hash(hash_key("hash-1"))),
+    ("validate_key", lambda s, c: s.validate_key(hash_key("hash-1"))),
     ("list_keys", lambda s, c: s.list_keys("t")),
     ("revoke_key", lambda s, c: s.revoke_key("t", c["key"])),
     ("create_execution", lambda s, c: s.create_execution(c["execution"])),
@@ -107,7 +108,7 @@ def test_every_method_costs_one_hop(
         store = await open_store(url)
         assert isinstance(store, SqliteStore)
         async with store:
-            key = await store.create_key("t", "n", "hash-1")
+            key = await store.create_key("t", "n", hash_key("hash-1"))
             execution = Execution(skill_name="s", skill_version="1", tenant_id="t")
             stored = await store.create_execution(execution)
             file = await store.create_file(File(tenant_id="t", name="f", s3_key="k"))

@@ -14,6 +14,7 @@ import pytest
 from skillbox_store import MigrationError, open_store
 from skillbox_store.backends.sqlite import migrate as runner
 from skillbox_store.backends.sqlite.migrate import migrate, split_statements
+from skillbox_store.keys import hash_key
 from skillbox_store.migrations import (
     AppliedMigration,
     Dialect,
@@ -138,8 +139,9 @@ def test_data_of_the_first_migration_reads_back_after_the_last(tmp_path: Path) -
         # Rows written with only the first schema, as a 0.1 release would have.
         conn.execute(
             "INSERT INTO api_keys (tenant_id, id, key_hash, name, created_at) VALUES "
-            "('t', '6f1c1b5e-8f6e-4c1e-9d3b-0a4b6c9e2f10', 'h', 'old', "
-            "'2025-01-02T03:04:05.123456Z')"
+            "('t', '6f1c1b5e-8f6e-4c1e-9d3b-0a4b6c9e2f10', ?, 'old', "
+            "'2025-01-02T03:04:05.123456Z')",
+            (hash_key("h"),),
         )
         conn.execute(
             "INSERT INTO skills (tenant_id, name, version, uploaded_at, upload_seq) VALUES "
@@ -151,7 +153,7 @@ def test_data_of_the_first_migration_reads_back_after_the_last(tmp_path: Path) -
     async def body() -> None:
         async with open_store(f"sqlite:///{path}") as store:
             assert await store.schema_version() == latest_version("sqlite")
-            key = await store.get_key_by_hash("h")
+            key = await store.get_key_by_hash(hash_key("h"))
             assert key.name == "old"
             assert key.created_at.isoformat() == "2025-01-02T03:04:05.123456+00:00"
             assert await store.resolve_latest_version("t", "echo") == "1.0"

@@ -21,6 +21,7 @@ from skillbox_store import (
     open_store,
 )
 from skillbox_store.backends.sqlite import SqliteStore
+from skillbox_store.keys import hash_key
 from skillbox_store.migrations import latest_version
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def test_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "sqlite:///:memory:",
         ):
             async with open_store(url) as store:
-                await store.create_key("t", "n", "h")
+                await store.create_key("t", "n", hash_key("h"))
                 assert await store.schema_version() == latest_version("sqlite")
 
     run(body())
@@ -84,9 +85,9 @@ def test_unknown_or_bad_options_are_invalid_arguments(options: dict[str, Any]) -
         run(_open("sqlite:///:memory:", **options))
 
 
-def test_a_missing_directory_is_unavailable_with_the_path(tmp_path: Path) -> None:
+def test_a_missing_directory_is_an_invalid_argument_with_the_path(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "x.db"
-    with pytest.raises(UnavailableError, match="missing"):
+    with pytest.raises(InvalidArgumentError, match="missing"):
         run(_open(f"sqlite:///{path}"))
 
 
@@ -98,8 +99,8 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     assert not isinstance(caught.value, sqlite3.Error)
 
 
-def test_a_directory_as_the_database_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(UnavailableError):
+def test_a_directory_as_the_database_is_an_invalid_argument(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="directory"):
         run(_open(f"sqlite:///{tmp_path}"))
 
 
@@ -125,22 +126,22 @@ def test_a_write_lock_held_elsewhere_is_unavailable_past_the_timeout(tmp_path: P
 
     async def body() -> None:
         async with await _open(f"sqlite:///{path}", busy_timeout=0.3) as store:
-            await store.create_key("t", "n", "before")
+            await store.create_key("t", "n", hash_key("before"))
             other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             try:
                 other.execute("BEGIN IMMEDIATE")
                 began = time.monotonic()
                 with pytest.raises(UnavailableError, match="locked"):
-                    await store.create_key("t", "n", "during")
+                    await store.create_key("t", "n", hash_key("during"))
                 assert 0.25 <= time.monotonic() - began < 5
                 # WAL: readers go on while another connection writes.
-                assert await store.validate_key("before") is not None
+                assert await store.validate_key(hash_key("before")) is not None
                 other.execute("ROLLBACK")
             finally:
                 other.close()
             # Once the lock is gone, the store writes again; nothing half-written stayed.
-            await store.create_key("t", "n", "after")
-            assert await store.validate_key("during") is None
+            await store.create_key("t", "n", hash_key("after"))
+            assert await store.validate_key(hash_key("during")) is None
 
     run(body())
 
@@ -154,7 +155,7 @@ def test_a_lock_released_within_the_timeout_is_waited_for(tmp_path: Path) -> Non
             other.execute("BEGIN IMMEDIATE")
             loop = asyncio.get_running_loop()
             loop.call_later(0.3, other.execute, "COMMIT")
-            await store.create_key("t", "n", "h")
+            await store.create_key("t", "n", hash_key("h"))
             other.close()
 
     run(body())
@@ -168,34 +169,34 @@ def test_a_transaction_does_not_block_other_tasks_reads_but_holds_their_writes(
 ) -> None:
     async def body() -> None:
         async with await _open(f"sqlite:///{tmp_path / 'tx.db'}") as store:
-            await store.create_key("t", "n", "committed")
+            await store.create_key("t", "n", hash_key("committed"))
             inside = asyncio.Event()
             release = asyncio.Event()
             order: list[str] = []
 
             async def holder() -> None:
                 async with store.transaction() as tx:
-                    await tx.create_key("t", "n", "uncommitted")
+                    await tx.create_key("t", "n", hash_key("uncommitted"))
                     inside.set()
                     await release.wait()
                     order.append("commit")
 
             async def writer() -> None:
-                await store.create_key("t", "n", "later")
+                await store.create_key("t", "n", hash_key("later"))
                 order.append("write")
 
             task = asyncio.create_task(holder())
             await inside.wait()
             # Reads of other tasks go on, and do not see the open block's writes.
-            assert await store.validate_key("committed") is not None
-            assert await store.validate_key("uncommitted") is None
+            assert await store.validate_key(hash_key("committed")) is not None
+            assert await store.validate_key(hash_key("uncommitted")) is None
             write = asyncio.create_task(writer())
             await asyncio.sleep(0.05)
             assert order == []
             release.set()
             await asyncio.gather(task, write)
             assert order == ["commit", "write"]
-            assert await store.validate_key("uncommitted") is not None
+            assert await store.validate_key(hash_key("uncommitted")) is not None
 
     run(body())
 
@@ -211,13 +212,13 @@ def test_a_write_through_the_outer_store_inside_the_block_fails_at_once(
             async with store.transaction() as tx:
                 began = time.monotonic()
                 with pytest.raises(StoreError, match="transaction"):
-                    await store.create_key("t", "n", "outer")
+                    await store.create_key("t", "n", hash_key("outer"))
                 with pytest.raises(StoreError, match="transaction"):
                     async with store.transaction():
                         pass
                 assert time.monotonic() - began < 1
-                await tx.create_key("t", "n", "inner")
-            assert await store.validate_key("inner") is not None
+                await tx.create_key("t", "n", hash_key("inner"))
+            assert await store.validate_key(hash_key("inner")) is not None
 
     run(body())
 
@@ -226,13 +227,13 @@ def test_other_tasks_give_up_on_a_long_block_after_the_busy_timeout() -> None:
     async def body() -> None:
         async with await _open("sqlite:///:memory:", busy_timeout=0.2) as store:
             async with store.transaction() as tx:
-                await tx.create_key("t", "n", "h")
+                await tx.create_key("t", "n", hash_key("h"))
                 # On one connection, even reads of other tasks wait for the block.
                 with pytest.raises(UnavailableError):
-                    await asyncio.create_task(store.validate_key("h"))
+                    await asyncio.create_task(store.validate_key(hash_key("h")))
                 with pytest.raises(UnavailableError):
-                    await asyncio.create_task(store.create_key("t", "n", "h2"))
-            assert await store.validate_key("h") is not None
+                    await asyncio.create_task(store.create_key("t", "n", hash_key("h2")))
+            assert await store.validate_key(hash_key("h")) is not None
 
     run(body())
 
@@ -243,26 +244,26 @@ def test_nested_blocks_roll_back_alone_and_a_cancelled_block_rolls_back(
     async def body() -> None:
         async with await _open(f"sqlite:///{tmp_path / 'nest.db'}") as store:
             async with store.transaction() as tx:
-                await tx.create_key("t", "n", "outer")
+                await tx.create_key("t", "n", hash_key("outer"))
                 try:
                     async with tx.transaction() as inner:
-                        await inner.create_key("t", "n", "inner")
+                        await inner.create_key("t", "n", hash_key("inner"))
                         raise KeyError("roll back the savepoint")
                 except KeyError:
                     pass
                 async with tx.transaction() as kept:
-                    await kept.create_key("t", "n", "kept")
+                    await kept.create_key("t", "n", hash_key("kept"))
                 with pytest.raises(StoreError):
-                    await kept.validate_key("kept")
-            assert await store.validate_key("outer") is not None
-            assert await store.validate_key("inner") is None
-            assert await store.validate_key("kept") is not None
+                    await kept.validate_key(hash_key("kept"))
+            assert await store.validate_key(hash_key("outer")) is not None
+            assert await store.validate_key(hash_key("inner")) is None
+            assert await store.validate_key(hash_key("kept")) is not None
 
             started = asyncio.Event()
 
             async def cancelled_block() -> None:
                 async with store.transaction() as tx:
-                    await tx.create_key("t", "n", "cancelled")
+                    await tx.create_key("t", "n", hash_key("cancelled"))
                     started.set()
                     await asyncio.sleep(60)
 
@@ -271,8 +272,8 @@ def test_nested_blocks_roll_back_alone_and_a_cancelled_block_rolls_back(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert await store.validate_key("cancelled") is None
-            await store.create_key("t", "n", "after")  # the writer is free again
+            assert await store.validate_key(hash_key("cancelled")) is None
+            await store.create_key("t", "n", hash_key("after"))  # the writer is free again
 
     run(body())
 
@@ -295,13 +296,13 @@ def test_a_store_on_the_callers_connection_leaves_it_open(
             store = SqliteStore.from_connection(db)
             assert store.connection is db
             assert await store.schema_version() == latest_version("sqlite")
-            key = await store.create_key("t", "n", "h")
+            key = await store.create_key("t", "n", hash_key("h"))
             async with store.transaction() as tx:
                 await tx.revoke_key("t", key.id)
             await store.close()
             await store.close()
             with pytest.raises(StoreError):
-                await store.validate_key("h")
+                await store.validate_key(hash_key("h"))
             async with db.execute("SELECT revoked_at IS NOT NULL FROM api_keys") as cursor:
                 assert await cursor.fetchone() == (1,)
 
@@ -314,7 +315,7 @@ def test_a_store_on_an_unmigrated_connection_is_not_migrated() -> None:
             store = SqliteStore.from_connection(db)
             version = await store.schema_version()
             with pytest.raises(StoreError) as caught:
-                await store.validate_key("h")
+                await store.validate_key(hash_key("h"))
             assert not isinstance(caught.value, sqlite3.Error)
             return version
 
@@ -328,8 +329,8 @@ def test_after_close_every_method_is_a_store_error(tmp_path: Path) -> None:
         await store.close()
         for call in (
             store.ping(),
-            store.validate_key("h"),
-            store.create_key("t", "n", "h"),
+            store.validate_key(hash_key("h")),
+            store.create_key("t", "n", hash_key("h")),
             store.list_skills("t"),
             store.schema_version(),
         ):
@@ -353,8 +354,8 @@ def test_many_concurrent_tasks_on_one_store(tmp_path: Path) -> None:
             )
             assert len({s.id for s in sessions}) == 1
             keys = await asyncio.gather(
-                *(store.create_key("t", "n", f"h{i}") for i in range(100)),
-                *(store.validate_key(f"h{i}") for i in range(100)),
+                *(store.create_key("t", "n", hash_key(f"h{i}")) for i in range(100)),
+                *(store.validate_key(hash_key(f"h{i}")) for i in range(100)),
             )
             assert len(await store.list_keys("t")) == 100
             assert all(k is not None for k in keys[:100])
@@ -369,7 +370,7 @@ def test_many_concurrent_tasks_on_one_store(tmp_path: Path) -> None:
 
 _WRITER_SCRIPT = """
 import asyncio, sys
-from skillbox_store import open_store
+from skillbox_store import hash_key, open_store
 
 async def main():
     async with open_store("sqlite:///" + sys.argv[1], busy_timeout=30) as store:
@@ -377,7 +378,7 @@ async def main():
             __import__("skillbox_store").File(tenant_id="t", name="f", s3_key="k")
         ) if sys.argv[3] == "root" else None
         for i in range(40):
-            await store.create_key("t", "n", sys.argv[2] + "-" + str(i))
+            await store.create_key("t", "n", hash_key(sys.argv[2] + "-" + str(i)))
             if sys.argv[3] != "root":
                 await store.create_file_version("t", sys.argv[3], size_bytes=i, s3_key="k")
         if first is not None:

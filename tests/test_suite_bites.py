@@ -1,12 +1,20 @@
-"""The contract suite bites: it fails on broken backends and passes on a sound one.
+"""The contract suite bites: it fails on broken backends, fast and naming the clause.
 
 Each broken backend of `broken_backends` wraps the memory backend and breaks one
-promise. They are registered as entry points of group ``skillbox_store.backends`` by a
-throwaway ``.dist-info`` directory on the subprocess's ``PYTHONPATH``, and the installed
-suite is run against each by URL in a subprocess, exactly as a third-party backend
-author would run it. Each run selects the tests that concern its break (``-k``), uses
-the dev profile without shrinking (profile ``bites``) and a fixed seed, so a run is
-reproducible, and stops at the first failure.
+clause of docs/contract.md. They are registered as entry points of group
+``skillbox_store.backends`` by a throwaway ``.dist-info`` directory on the subprocess's
+``PYTHONPATH``, and the installed suite is run against each by URL in a subprocess,
+exactly as a third-party backend author would run it:
+
+* the whole suite on the ``dev`` profile (a fixed seed, so a run is reproducible),
+  stopping at its first failure (``-x``), must fail within `REPORT_WITHIN` seconds and
+  name the broken clause (``broken clause <id>``); these runs go two at a time;
+* the model-based stateful test alone (profile ``bites``: dev without shrinking, more
+  examples) must catch every break of the store's state: it is the net under the
+  targeted tests.
+
+The module also checks how the suite reports a wrong target, a missing pytest and the
+optional capabilities it tested.
 """
 
 from __future__ import annotations
@@ -14,6 +22,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,38 +33,62 @@ import pytest
 # tests/ is not a package: pytest puts it on sys.path, as the subprocesses' PYTHONPATH does.
 from broken_backends import BREAKS
 
-# About 17 subprocess runs of the suite: a minute and a half on two cores.
+# About 30 subprocess runs of the suite, two at a time: two minutes on two cores.
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 
-# break -> (the tests that must catch it, a symptom the failure report must show).
-# The model-based test catches every break of the store's state; the targeted tests
-# catch the rest. The symptom proves the failure is the break's, not some other bug
-# of the wrapped store (which the control would show too).
-CAUGHT_BY = {
-    "isolation": ("test_stateful", "expected NotFoundError"),
-    "revocation": ("test_stateful", "validates"),
-    "chains": ("test_stateful", "list_file_versions("),
-    "ordering": ("test_stateful", "list_keys("),
-    "paging": ("test_stateful", "paging through"),
+REPORT_WITHIN = 60.0
+"""Seconds within which the dev profile must report any single broken clause."""
+
+# break -> the clause it breaks, which the failure report must name.
+BROKEN_CLAUSE = {
+    "isolation": "keys.revoke.scoped",
+    "revocation": "keys.validate.revoked",
+    "chains": "files.versions.chain",
+    "ordering": "keys.list.newest_first",
+    "paging": "executions.list.offset",
+    "transactions": "tx.rollback",
+    "finish-twice": "executions.update.once",
+    "bad-input": "errors.invalid.empty",
+    "driver-error": "errors.id.malformed",
+    "upload-time": "skills.upsert.uploaded_at",
+    "touch-time": "sessions.touch.bumps",
+    "file-update-time": "files.update.bumps",
+    "version-content-type": "files.version.inherits",
+    "executions-clamp": "executions.list.clamp",
+    "session-delete-files": "sessions.delete.keeps_files",
+    "upsert-description": "skills.upsert.updates",
+    "get-or-create-time": "sessions.get_or_create.bumps",
+    "update-input": "executions.update.keeps",
+    "session-files-cap": "files.session.all",
+}
+
+# break -> a symptom the stateful test's report must show. It proves the failure is the
+# break's, not some other bug of the wrapped store (which the control would show too).
+CAUGHT_BY_MACHINE = {
+    "isolation": "expected NotFoundError",
+    "revocation": "validates",
+    "chains": "list_file_versions(",
+    "ordering": "list_keys(",
+    "paging": "paging through",
     # A block that fails to roll back shows in whichever listing it wrote to.
-    "transactions": ("test_stateful", "rolled back"),
-    "finish-twice": ("test_stateful", "expected AlreadyFinishedError"),
-    "upload-time": ("test_stateful", "kept the caller's uploaded_at"),
-    "bad-input": ("test_bad_key_input", "expected InvalidArgumentError"),
-    "driver-error": ("test_malformed_ids", "escaped a Store method"),
+    "transactions": "rolled back",
+    "finish-twice": "expected AlreadyFinishedError",
+    "upload-time": "kept the caller's uploaded_at",
 }
-# The same breaks, caught by the deterministic targeted tests alone.
-CAUGHT_BY_TARGETED = {
-    "isolation": "test_isolation",
-    "revocation": "test_concurrent_revocations",
-    "chains": "test_concurrent_file_versions",
-    "ordering": "test_transaction_commits",
-    "paging": "test_pages_yield_each_record_once",
-    "transactions": "test_transaction_rolls_back",
-    "finish-twice": "test_concurrent_updates_finish_once",
-}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One subprocess run of the suite: its exit code, output and wall time."""
+
+    returncode: int
+    output: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode} after {self.seconds:.1f} s\n{self.output}"
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +106,34 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _run_suite(plugin_path: Path, tmp_path: Path, scheme: str, *pytest_args: str) -> str:
-    """Run the installed contract suite against ``scheme://``; return its output."""
+def _env(plugin_path: Path, profile: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(plugin_path), str(HERE), *filter(None, [env.get("PYTHONPATH")])]
     )
-    env["HYPOTHESIS_PROFILE"] = "bites"
+    env["HYPOTHESIS_PROFILE"] = profile
+    env.pop("SKILLBOX_CONTRACT_BACKENDS", None)
+    env.update(extra)
+    return env
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> Run:
+    # A temporary working directory keeps the failing examples these runs find out of
+    # the project's Hypothesis database.
+    start = time.monotonic()
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(done.returncode, f"{done.stdout}\n{done.stderr}", time.monotonic() - start)
+
+
+def _suite(
+    plugin_path: Path, cwd: Path, scheme: str, profile: str, *pytest_args: str
+) -> Run:
+    """Run the installed suite, as an author would, against ``scheme://``."""
     command = [
         sys.executable,
         "-m",
-        "pytest",
-        "-p",
-        "contract_tests.plugin",
-        "--pyargs",
         "contract_tests",
         "--store-url",
         f"{scheme}://",
@@ -93,36 +143,118 @@ def _run_suite(plugin_path: Path, tmp_path: Path, scheme: str, *pytest_args: str
         "--hypothesis-seed=0",
         *pytest_args,
     ]
-    # A temporary working directory keeps the failing examples these runs find out of
-    # the project's Hypothesis database.
-    done = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    return f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return _run(command, cwd, _env(plugin_path, profile))
+
+
+@pytest.fixture(scope="module")
+def dev_runs(
+    plugin_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Run]]]:
+    """The whole suite on the dev profile against each broken backend, two at a time.
+
+    Started together when the first test asks, so the runs overlap each other and the
+    machine's runs below; each test then waits for its own.
+    """
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        yield {
+            name: pool.submit(
+                _suite,
+                plugin_path,
+                tmp_path_factory.mktemp(f"dev-{name}"),
+                f"broken-{name}",
+                "dev",
+                "-x",
+            )
+            for name in BROKEN_CLAUSE
+        }
+    finally:
+        # After a failure with -x, the runs not started yet are not worth waiting for.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_every_break_has_a_clause() -> None:
+    """Every broken backend (but the control) says which clause it breaks."""
+    assert set(BROKEN_CLAUSE) == set(BREAKS) - {"none"}
 
 
 def test_sound_wrapper_passes(plugin_path: Path, tmp_path: Path) -> None:
     """Control: the wrapper that breaks nothing passes the whole suite."""
-    output = _run_suite(plugin_path, tmp_path, "broken-none")
-    assert output.startswith("exit 0\n"), output
+    run = _suite(plugin_path, tmp_path, "broken-none", "bites")
+    assert run.returncode == 0, run
 
 
-@pytest.mark.parametrize("name", sorted(CAUGHT_BY))
-def test_broken_backend_fails(plugin_path: Path, tmp_path: Path, name: str) -> None:
-    """Each broken backend fails the tests that concern its break."""
-    tests, symptom = CAUGHT_BY[name]
-    output = _run_suite(plugin_path, tmp_path, f"broken-{name}", "-x", "-k", tests)
+@pytest.mark.parametrize("name", sorted(BROKEN_CLAUSE))
+def test_break_is_named_within_a_minute(dev_runs: dict[str, Future[Run]], name: str) -> None:
+    """On dev, the whole suite fails within REPORT_WITHIN s and names the broken clause."""
+    run = dev_runs[name].result()
     # Exit 1 is "tests failed"; 2-5 would mean the run itself went wrong.
-    assert output.startswith("exit 1\n"), output
-    assert "1 failed" in output, output
-    assert symptom in output, output
+    assert run.returncode == 1, run
+    assert f"broken clause {BROKEN_CLAUSE[name]}" in run.output.replace(",", " "), run
+    assert run.seconds < REPORT_WITHIN, run
 
 
-@pytest.mark.parametrize("name", sorted(CAUGHT_BY_TARGETED))
-def test_targeted_tests_catch_breaks(plugin_path: Path, tmp_path: Path, name: str) -> None:
-    """The deterministic targeted tests catch the same breaks without the machine."""
-    output = _run_suite(
-        plugin_path, tmp_path, f"broken-{name}", "-x", "-k", CAUGHT_BY_TARGETED[name]
+@pytest.mark.parametrize("name", sorted(CAUGHT_BY_MACHINE))
+def test_machine_catches_break(plugin_path: Path, tmp_path: Path, name: str) -> None:
+    """The stateful test alone catches each break of the store's state."""
+    run = _suite(
+        plugin_path, tmp_path, f"broken-{name}", "bites", "-x", "-k", "test_stateful"
     )
-    assert output.startswith("exit 1\n"), output
-    assert "1 failed" in output, output
+    assert run.returncode == 1, run
+    assert "1 failed" in run.output, run
+    assert CAUGHT_BY_MACHINE[name] in run.output, run
+
+
+# -- How the suite reports its targets ----------------------------------------------------
+
+
+def _main(cwd: Path, env: dict[str, str], *args: str, prelude: str = "") -> Run:
+    code = f"{prelude}import runpy, sys; sys.argv[1:] = {list(args)!r}; "
+    code += "runpy.run_module('contract_tests', run_name='__main__', alter_sys=True)"
+    return _run([sys.executable, "-c", code], cwd, env, timeout=120)
+
+
+def test_unknown_scheme_is_one_usage_error(plugin_path: Path, tmp_path: Path) -> None:
+    """A --store-url no installed backend serves stops the run before collection."""
+    run = _main(tmp_path, _env(plugin_path, "dev"), "--store-url", "redis://u:pw@host/0")
+    assert run.returncode == 4, run
+    errors = [line for line in run.output.splitlines() if line.strip()]
+    assert len(errors) == 1, run
+    assert "redis://" in errors[0], run
+    assert "installed schemes: memory://" in errors[0], run
+    assert "broken-none://" in errors[0], run
+    assert "pw" not in errors[0], run
+
+
+@pytest.mark.parametrize("wanted", ["memory,bogus", "memory,redis://host/0", " , "])
+def test_unknown_backend_in_environment(plugin_path: Path, tmp_path: Path, wanted: str) -> None:
+    """SKILLBOX_CONTRACT_BACKENDS naming no installed backend is one usage error."""
+    env = _env(plugin_path, "dev", SKILLBOX_CONTRACT_BACKENDS=wanted)
+    run = _main(tmp_path, env)
+    assert run.returncode == 4, run
+    errors = [line for line in run.output.splitlines() if line.strip()]
+    assert len(errors) == 1, run
+    assert "SKILLBOX_CONTRACT_BACKENDS" in errors[0], run
+
+
+def test_environment_names_plugged_backend_by_url(plugin_path: Path, tmp_path: Path) -> None:
+    """SKILLBOX_CONTRACT_BACKENDS accepts URLs, so a plugged-in backend can be named there.
+
+    The capability report says the wrapper, which declares nothing, skipped ``stats``.
+    """
+    env = _env(plugin_path, "dev", SKILLBOX_CONTRACT_BACKENDS="broken-none://,memory")
+    run = _main(tmp_path, env, "-v", "-p", "no:cacheprovider", "-k", "capabilit")
+    assert run.returncode == 0, run
+    assert "skillbox-store contract: broken-none://, memory;" in run.output, run
+    assert "test_declared_capabilities_are_implemented[broken-none://] PASSED" in run.output, run
+    assert "broken-none://: tested none; skipped (not declared) stats" in run.output, run
+    assert "memory: tested stats; skipped (not declared) none" in run.output, run
+
+
+def test_without_pytest_says_what_to_install(plugin_path: Path, tmp_path: Path) -> None:
+    """With pytest not importable, ``python -m contract_tests`` says what to install."""
+    blocked = "import sys; sys.modules['pytest'] = None; "
+    run = _main(tmp_path, _env(plugin_path, "dev"), "--store-url", "memory://", prelude=blocked)
+    assert run.returncode == 4, run
+    assert "pip install 'skillbox-store[contract]'" in run.output, run
+    assert "Traceback" not in run.output, run

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
 from skillbox_store import validation as check
 from skillbox_store.errors import InvalidArgumentError, NotFoundError
+from skillbox_store.keys import generate_key
+from skillbox_store.limits import INDEXED_TEXT_MAX_BYTES, JSON_INT_MAX, JSON_INT_MIN, JSON_MAX_DEPTH
 from skillbox_store.records import Execution, File, FileFilter, SkillRecord
 
 GOOD_ID = "0b6d1f2e-7c1a-4c1e-9a43-3f1f8b2f9a10"
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+class Real(float):
+    pass
 
 
 def execution(**changes: object) -> Execution:
@@ -154,3 +169,197 @@ def test_wrong_record_types_are_invalid_arguments() -> None:
         check.check_execution(file(), keep_status=True)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         check.check_file(execution())  # type: ignore[arg-type]
+
+
+# -- The limits of §10 (docs/contract.md) -------------------------------------------------
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_json_depth_limit() -> None:
+    check.check_execution(execution(input=nested(JSON_MAX_DEPTH)), keep_status=True)
+    for too_deep in (nested(JSON_MAX_DEPTH + 1), nested(100_000)):
+        with pytest.raises(InvalidArgumentError, match=r"input nests .* more than 64 deep"):
+            check.check_execution(execution(input=too_deep), keep_status=True)
+    with pytest.raises(InvalidArgumentError, match="output"):
+        check.check_execution_update(execution(id=GOOD_ID, output=nested(JSON_MAX_DEPTH + 1)))
+
+
+def test_json_that_contains_itself_is_refused_not_walked_forever() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    wide: list[object] = []
+    wide.extend([wide] * 1000)
+    for value in (loop, wide):
+        with pytest.raises(InvalidArgumentError, match="deep"):
+            check.check_execution(execution(input=value), keep_status=True)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [JSON_INT_MAX + 1, JSON_INT_MIN - 1, 10**5000, -(10**5000)],
+    ids=["2**64", "-2**63-1", "5001 digits", "-5001 digits"],
+)
+def test_json_integers_beyond_64_bits(number: int) -> None:
+    with pytest.raises(InvalidArgumentError, match="input must be JSON with 64-bit integers"):
+        check.check_execution(execution(input={"n": [number]}), keep_status=True)
+
+
+def test_json_integers_at_the_bounds() -> None:
+    edges = [JSON_INT_MIN, JSON_INT_MAX, 2**63]
+    assert check.check_execution(execution(input=edges), keep_status=True).input == edges
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Colour.RED, Text("x"), Real(1.5), ("a",), {"k": {1}}, b"x", bytearray(b"x")],
+    ids=["IntEnum", "str subclass", "float subclass", "tuple", "set", "bytes", "bytearray"],
+)
+def test_json_values_of_exactly_the_json_types(value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="input must be JSON"):
+        check.check_execution(execution(input=[value]), keep_status=True)
+
+
+def test_huge_ints_in_int_fields_are_refused_without_formatting_them() -> None:
+    with pytest.raises(InvalidArgumentError, match="size_bytes must be at most"):
+        check.check_file(file(size_bytes=10**5000))
+    with pytest.raises(InvalidArgumentError, match="duration_ms must be at least"):
+        check.check_execution(execution(duration_ms=-(10**5000)), keep_status=True)
+    with pytest.raises(InvalidArgumentError, match="offset"):
+        check.check_offset(10**5000)
+
+
+def test_huge_limits_are_clamped() -> None:
+    assert check.check_limit(10**100, maximum=100) == 100
+
+
+@pytest.mark.parametrize("value", [True, Colour.RED, 1.0, "1"])
+def test_int_fields_take_exactly_int(value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="size_bytes must be an integer"):
+        check.check_file(file(size_bytes=value))
+
+
+class Failing(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("zone database missing")
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "failing"
+
+
+class DayAndAHalf(Failing):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=30)
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), "years 1 to 9999"),
+        (datetime(1, 1, 1, 1, tzinfo=timezone(timedelta(hours=5))), "years 1 to 9999"),
+        (datetime(2024, 1, 1, tzinfo=DayAndAHalf()), "utcoffset"),
+        (datetime(2024, 1, 1, tzinfo=Failing()), "utcoffset"),
+    ],
+)
+def test_times_that_cannot_be_utc(when: datetime, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"finished_at .*{message}"):
+        check.check_execution(execution(finished_at=when), keep_status=True)
+
+
+class Stamp(datetime):
+    """A datetime subclass, as pandas' Timestamp is."""
+
+
+def test_times_are_made_plain_utc_datetimes() -> None:
+    when = Stamp(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    checked = check.check_time("finished_at", when)
+    assert type(checked) is datetime
+    assert checked == datetime(2024, 1, 1, 10, tzinfo=UTC)
+    assert checked.tzinfo is UTC
+    utc = datetime(2024, 1, 1, tzinfo=UTC)
+    assert check.check_time("finished_at", utc) is utc
+    with pytest.raises(InvalidArgumentError, match="naive"):
+        check.check_time("before", datetime(2024, 1, 1))
+    with pytest.raises(InvalidArgumentError, match="must be a datetime"):
+        check.check_time("before", None)
+
+
+@pytest.mark.parametrize(
+    "field", ["tenant_id", "external_id", "name", "version", "skill_name", "skill_version"]
+)
+def test_indexed_text_length(field: str) -> None:
+    assert check.check_text(field, "x" * INDEXED_TEXT_MAX_BYTES)
+    assert check.check_text(field, "日" * (INDEXED_TEXT_MAX_BYTES // 3))  # 510 bytes
+    for too_long in ("x" * (INDEXED_TEXT_MAX_BYTES + 1), "日" * 171, "x" * 10_000_000):
+        with pytest.raises(InvalidArgumentError, match=f"{field} must be at most 512 bytes"):
+            check.check_text(field, too_long)
+
+
+def test_text_that_is_not_indexed_is_not_limited() -> None:
+    big = "x" * 10_000_000
+    for field in ("logs", "s3_key", "description", "content_type"):
+        assert check.check_text(field, big) is big
+
+
+def test_key_hashes() -> None:
+    plaintext, key_hash = generate_key()
+    assert check.check_key_hash(key_hash) == key_hash
+    assert check.check_text("key_hash", "ab" * 256) == "ab" * 256
+    bad = [plaintext, "not-a-hash", key_hash.upper(), key_hash[:63], "a" * 513, "٣" * 64, ""]
+    for value in bad:
+        with pytest.raises(InvalidArgumentError, match=r"key_hash .*hash_key\(") as caught:
+            check.check_text("key_hash", value)
+        if value:
+            assert value not in str(caught.value)
+    with pytest.raises(InvalidArgumentError, match="plaintext key"):
+        check.check_key_hash(plaintext)
+    with pytest.raises(InvalidArgumentError, match="must be a string"):
+        check.check_key_hash(key_hash.encode())
+
+
+class EqualsAll(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_text_is_exactly_str() -> None:
+    for value in (EqualsAll("t"), b"t", Text("t")):
+        with pytest.raises(InvalidArgumentError, match="tenant_id must be a string"):
+            check.check_text("tenant_id", value)
+    with pytest.raises(InvalidArgumentError, match="status"):
+        check.check_execution(execution(status=EqualsAll("running")), keep_status=True)
+    with pytest.raises(InvalidArgumentError, match="status"):
+        check.check_execution(execution(status=[]), keep_status=True)
+    forced: object = check.check_execution(
+        execution(status=EqualsAll("running")), keep_status=False
+    ).status
+    assert type(forced) is str
+    with pytest.raises(InvalidArgumentError, match="files_list"):
+        check.check_execution(execution(files_list=("a",)), keep_status=True)
+
+
+class Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_messages_never_run_the_callers_code_nor_grow_with_the_value() -> None:
+    with pytest.raises(NotFoundError, match="Unprintable"):
+        check.lookup_id("file id", Unprintable())
+    with pytest.raises(NotFoundError) as caught:
+        check.lookup_id("file id", "x" * 10_000_000)
+    assert len(str(caught.value)) < 200
+    with pytest.raises(InvalidArgumentError, match="status"):
+        check.check_execution(execution(status=Unprintable()), keep_status=True)
+    with pytest.raises(InvalidArgumentError, match="session_id"):
+        check.check_file(file(session_id="y" * 10_000_000))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from skillbox_store.cli.output import emit_details, emit_json
 from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
-from skillbox_store.migrations import latest_version
 from skillbox_store.stats import StoreStats
-from skillbox_store.store import Store
 from skillbox_store.urls import redact_url, url_scheme
+
+if TYPE_CHECKING:
+    from skillbox_store.store import Store
 
 __all__ = ["migrate", "status"]
 
@@ -76,6 +78,8 @@ def status(settings: Settings) -> None:
     Changes nothing: the store is opened without migrating. Exits with 4 when the
     database cannot be reached, so it also serves as a health check.
     """
+    from skillbox_store.migrations import latest_version
+
     health = run(settings, _health, migrate=False)
     latest = latest_version()
     if settings.json:

@@ -7,9 +7,7 @@ from typing import Final
 
 import click
 
-from skillbox_store.cli.admin import migrate, status
-from skillbox_store.cli.keys import keys
-from skillbox_store.cli.records import executions, files, sessions, skills
+from skillbox_store.cli.lazy import LazyCommand, LazyGroup
 from skillbox_store.cli.runner import (
     DEFAULT_URL,
     PROG_NAME,
@@ -28,7 +26,36 @@ usage; 3 not found (keys check: unknown key); 4 database unavailable; 5 conflict
 """
 
 
-@click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+# Every command, by name: imported only when it runs or shows its help, so that
+# `skillbox-store --help` starts in a few tens of milliseconds (benchmarks/startup.py).
+# The short help is what `--help` lists; tests/test_cli.py checks it against the
+# command's docstring. A new command module adds its line here.
+_COMMANDS: Final = {
+    "migrate": LazyCommand(
+        "skillbox_store.cli.admin:migrate", "Apply the schema migrations the store is missing."
+    ),
+    "status": LazyCommand(
+        "skillbox_store.cli.admin:status",
+        "Show the backend, its schema version, ping time and records per table.",
+    ),
+    "keys": LazyCommand("skillbox_store.cli.keys:keys", "Create, list, revoke and check API keys."),
+    "executions": LazyCommand(
+        "skillbox_store.cli.records:executions", "Show a tenant's executions."
+    ),
+    "files": LazyCommand(
+        "skillbox_store.cli.records:files", "Show a tenant's files and their version chains."
+    ),
+    "sessions": LazyCommand("skillbox_store.cli.records:sessions", "Show a tenant's sessions."),
+    "skills": LazyCommand("skillbox_store.cli.records:skills", "Show a tenant's skills."),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=_COMMANDS,
+    epilog=_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--url",
     envvar=URL_ENV,
@@ -55,15 +82,6 @@ usage; 3 not found (keys check: unknown key); 4 database unavailable; 5 conflict
 def cli(ctx: click.Context, url: str, json_output: bool, migrate: bool) -> None:
     """Operate a Skillbox store: migrate it, check it, manage API keys, inspect records."""
     ctx.obj = Settings(url=url, json=json_output, migrate=migrate)
-
-
-cli.add_command(migrate)
-cli.add_command(status)
-cli.add_command(keys)
-cli.add_command(executions)
-cli.add_command(files)
-cli.add_command(sessions)
-cli.add_command(skills)
 
 
 # Click 8.2+ reports a bare group (`skillbox-store keys`) as this usage error, whose

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
+import sys
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -17,8 +18,11 @@ from skillbox_store.cli.runner import (
 )
 from skillbox_store.errors import NotFoundError
 from skillbox_store.keys import generate_key, hash_key
-from skillbox_store.records import APIKey
-from skillbox_store.store import Store
+
+if TYPE_CHECKING:
+    # Type names only: the records import SQLModel, which `keys --help` need not pay for.
+    from skillbox_store.records import APIKey
+    from skillbox_store.store import Store
 
 __all__ = ["keys"]
 
@@ -100,7 +104,9 @@ def revoke(settings: Settings, tenant: str, key_id: str) -> None:
 
 
 def _read_key() -> str:
-    stdin = click.get_text_stream("stdin")
+    # sys.stdin, not click.get_text_stream (deprecated in Click 8.5); click's test
+    # runner swaps sys.stdin as well.
+    stdin = sys.stdin
     if stdin.isatty():
         entered: str = click.prompt("API key", hide_input=True)
         return entered.strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -15,8 +15,11 @@ from skillbox_store.limits import (
     FILES_PAGE_DEFAULT,
     FILES_PAGE_MAX,
 )
-from skillbox_store.records import Execution, File, FileFilter, SkillRecord
-from skillbox_store.store import Store
+
+if TYPE_CHECKING:
+    # Type names only: the records import SQLModel, which `--help` need not pay for.
+    from skillbox_store.records import Execution, File, SkillRecord
+    from skillbox_store.store import Store
 
 __all__ = ["executions", "files", "sessions", "skills"]
 
@@ -150,6 +153,8 @@ def list_files(
     offset: int,
 ) -> None:
     """List a page of TENANT's files, newest first."""
+    from skillbox_store.records import FileFilter
+
     wanted = FileFilter(
         tenant_id=tenant,
         session_id=session_id,

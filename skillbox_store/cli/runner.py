@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import IO, Any, Final, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import click
@@ -28,9 +28,10 @@ from skillbox_store.errors import (
     StoreError,
     UnavailableError,
 )
-from skillbox_store.open import open_store
-from skillbox_store.store import Store
 from skillbox_store.urls import redact_url
+
+if TYPE_CHECKING:
+    from skillbox_store.store import Store
 
 __all__ = [
     "DEFAULT_URL",
@@ -90,17 +91,34 @@ _MIN_MASKED_PASSWORD: Final = 4
 
 
 class CommandError(click.ClickException):
-    """A failure the user can act on: one line on stderr and a distinct exit code."""
+    """A failure the user can act on: one line on stderr and a distinct exit code.
+
+    Click reads the exit status from the class (``exit_code`` is a class variable, as
+    on click's own `UsageError`), so ``CommandError(message, code, label)`` makes an
+    instance of the subclass that carries ``code``.
+    """
+
+    def __new__(cls, message: str, exit_code: ExitCode, label: str) -> CommandError:
+        return super().__new__(_COMMAND_ERRORS[exit_code], message, exit_code, label)
 
     def __init__(self, message: str, exit_code: ExitCode, label: str) -> None:
         super().__init__(message)
-        self.exit_code = int(exit_code)
         self.label = label
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print ``skillbox-store: <label>: <message>`` as a single line on stderr."""
         text = " ".join(self.format_message().split())
         click.echo(f"{PROG_NAME}: {self.label}: {text}", file=file, err=file is None)
+
+
+_COMMAND_ERRORS: Final[dict[ExitCode, type[CommandError]]] = {
+    code: type(
+        f"CommandError{code.name.title().replace('_', '')}",
+        (CommandError,),
+        {"exit_code": int(code)},
+    )
+    for code in ExitCode
+}
 
 
 def mask_secrets(text: str, url: str) -> str:
@@ -140,6 +158,9 @@ class Settings:
 
     def open(self, *, migrate: bool | None = None) -> AbstractAsyncContextManager[Store]:
         """Open the store, migrating it unless ``--no-migrate`` (or ``migrate``) says not."""
+        # Imported here: the backends' machinery is not needed to show help.
+        from skillbox_store.open import open_store
+
         return open_store(self.url, migrate=self.migrate if migrate is None else migrate)
 
 

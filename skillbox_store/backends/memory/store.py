@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from skillbox_store import validation as check
+from skillbox_store.backends.memory import bulk, listing, retention
 from skillbox_store.backends.memory.tables import StoredFile, StoredSkill, Tables
+from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
     AlreadyExistsError,
     AlreadyFinishedError,
@@ -34,6 +37,7 @@ from skillbox_store.records import (
     Execution,
     File,
     FileFilter,
+    RetentionReport,
     Session,
     SkillRecord,
     utc_now,
@@ -41,9 +45,6 @@ from skillbox_store.records import (
 from skillbox_store.store import Store
 
 __all__ = ["MemoryStore"]
-
-R = TypeVar("R")
-
 
 def _new_id() -> str:
     return str(uuid.uuid4())
@@ -65,16 +66,6 @@ def _detach(execution: Execution) -> Execution:
             "files_list": list(execution.files_list),
         }
     )
-
-
-def _page(rows: Iterable[R], limit: int, offset: int) -> list[R]:
-    page: list[R] = []
-    for index, row in enumerate(rows):
-        if index >= offset + limit:
-            break
-        if index >= offset:
-            page.append(row)
-    return page
 
 
 @dataclass(slots=True)
@@ -101,6 +92,10 @@ class MemoryStore:
     Point operations cost microseconds. A transaction forks the tables in O(tenants)
     and rolls back by dropping the fork; nested transactions fork the fork.
     """
+
+    # Optional capabilities this backend offers (`skillbox_store.capabilities`): "stats"
+    # is `table_counts`, "bulk" the `bulk_*` methods.
+    capabilities = frozenset({"stats", "bulk"})
 
     def __init__(self) -> None:
         """Create an empty store; nothing to open or migrate."""
@@ -217,13 +212,19 @@ class MemoryStore:
         return _detach(execution)
 
     async def list_executions(
-        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+        self,
+        tenant_id: str,
+        limit: int = check.EXECUTIONS_PAGE_DEFAULT,
+        offset: int = 0,
+        *,
+        after: str | None = None,
     ) -> list[Execution]:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        rows = self._read().executions.newest_first(tenant_id)
-        return [_detach(e) for e in _page(rows, limit, offset)]
+        after = check.check_after(after, offset)
+        page = listing.execution_page(self._read(), tenant_id, limit, offset, after)
+        return [_detach(e) for e in page]
 
     async def update_execution(self, execution: Execution) -> Execution:
         execution = check.check_execution_update(execution)
@@ -328,16 +329,7 @@ class MemoryStore:
 
     async def list_files(self, filter: FileFilter) -> list[File]:
         wanted = check.check_file_filter(filter)
-        tables = self._read()
-        if wanted.matches_nothing:
-            return []
-        rows = (
-            stored.file
-            for stored in tables.files.newest_first(wanted.tenant_id)
-            if (wanted.session_id is None or stored.file.session_id == wanted.session_id)
-            and (wanted.execution_id is None or stored.file.execution_id == wanted.execution_id)
-        )
-        return [f.model_copy() for f in _page(rows, wanted.limit, wanted.offset)]
+        return [f.model_copy() for f in listing.file_page(self._read(), wanted)]
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
         check.check_text("tenant_id", tenant_id)
@@ -346,9 +338,7 @@ class MemoryStore:
         if session_id_or_none is None:
             return []
         return [
-            stored.file.model_copy()
-            for stored in tables.files.newest_first(tenant_id)
-            if stored.file.session_id == session_id_or_none
+            f.model_copy() for f in listing.session_files(tables, tenant_id, session_id_or_none)
         ]
 
     async def create_file_version(
@@ -495,10 +485,39 @@ class MemoryStore:
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
         check.check_text("name", name)
-        versions = [s for (n, _), s in self._skills(tenant_id).items() if n == name]
-        if not versions:
+        check.check_text("tenant_id", tenant_id)
+        latest = listing.latest_skill(self._read(), tenant_id, name)
+        if latest is None:
             raise NotFoundError(f"tenant has no version of skill {name!r}")
-        return max(versions, key=lambda s: s.upload_seq).record.version
+        return latest.record.version
+
+    # -- Keeping data ---------------------------------------------------------------------
+
+    async def purge_tenant(self, tenant_id: str) -> RetentionReport:
+        check.check_text("tenant_id", tenant_id)
+        return retention.purge_tenant(await self._write(), tenant_id)
+
+    async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
+        check.check_text("tenant_id", tenant_id)
+        finished_before = check.check_time("finished_before", finished_before)
+        return retention.prune_executions(await self._write(), tenant_id, finished_before)
+
+    # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -----------------------------
+
+    @asynccontextmanager
+    async def bulk_snapshot(self) -> AsyncIterator[BulkReader]:
+        """Read in a transaction block: other tasks' writes wait until it closes."""
+        async with self._transaction() as tx:
+            assert isinstance(tx, MemoryStore)
+            yield bulk.MemoryBulkReader(tx._read)
+
+    async def bulk_find(
+        self, table: str, tenant_id: str, records: Sequence[BulkRecord]
+    ) -> list[BulkRecord | None]:
+        return bulk.find(self._read(), table, tenant_id, records)
+
+    async def bulk_insert(self, table: str, tenant_id: str, records: Sequence[BulkRecord]) -> None:
+        bulk.insert(await self._write(), table, tenant_id, records)
 
     # -- The store itself -----------------------------------------------------------------
 

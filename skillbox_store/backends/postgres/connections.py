@@ -2,15 +2,21 @@
 
 Every statement goes through `Connections.query`, the one place that picks the
 connection, confines a failed write inside a transaction block to a savepoint, runs a
-read again after a server restart, and turns driver errors into store errors.
+read again after a server restart, and turns driver errors into store errors. Each call
+has one deadline, the pool's ``timeout`` from its start: waiting for a connection, for
+the pool's check after a dead connection and for the connection of the second attempt
+all come out of it, so no call waits longer than ``timeout`` for the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from types import TracebackType
 from typing import Any, Final, Literal
 
 import psycopg
@@ -23,7 +29,7 @@ from skillbox_store.backends.postgres.errors import (
     translate,
 )
 from skillbox_store.backends.postgres.statements import Statements
-from skillbox_store.errors import NotFoundError, StoreError
+from skillbox_store.errors import NotFoundError, StoreError, UnavailableError
 
 __all__ = ["Connections", "Fetch", "Pool", "Row", "Shared"]
 
@@ -35,6 +41,35 @@ Fetch = Literal["one", "all", "count"]
 _DRIVER_ERRORS: Final = (psycopg.Error, PoolTimeout, TooManyRequests)
 
 
+def _committed(conn: AsyncConnection[Row]) -> None:
+    """Raise `UnavailableError` if a block ended without error on a dead connection.
+
+    psycopg ends a transaction on a broken connection silently, without COMMIT: a
+    block whose failed call was caught inside it would otherwise seem committed.
+    """
+    if conn.closed:
+        raise UnavailableError(
+            "PostgreSQL is unavailable: the transaction's connection was lost; "
+            "nothing of the block was committed"
+        )
+
+
+def _check_committed(
+    conn: AsyncConnection[Row],
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> bool:
+    if exc_type is None:
+        _committed(conn)
+    return False
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 @dataclass(slots=True)
 class Shared:
     """What every view of one store shares."""
@@ -44,10 +79,13 @@ class Shared:
     owns_pool: bool
     password: str | None
     closed: bool = False
-    # Tasks inside a transaction() block of this store: their writes through the outer
-    # store would run in a second transaction that can wait forever on the block's own
-    # row locks, so they are refused, as on the other backends.
+    # Tasks inside a transaction() block of this store: their writes (and blocks)
+    # through the outer store would run in a second transaction that can wait forever
+    # on the block's own row locks, so they are refused, as on the other backends.
     block_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # The pool check after a dead connection, shared by every call that met one: a
+    # restart kills all idle connections at once, and one check replaces them all.
+    checking: asyncio.Task[None] | None = None
 
 
 @dataclass(slots=True)
@@ -91,6 +129,33 @@ class Connections:
                 "write through the transaction's store instead"
             )
 
+    def _refuse_block_beside_block(self) -> None:
+        if asyncio.current_task() in self.shared.block_tasks:
+            raise StoreError(
+                "this task has a transaction open on the store: "
+                "nest through the transaction's store (tx.transaction())"
+            )
+
+    async def _check_pool(self, deadline: float) -> None:
+        """Drop the pool's dead connections, waiting for that at most until ``deadline``.
+
+        The check runs in its own task, shielded: cancelling `AsyncConnectionPool.check`
+        midway would lose the connections it had taken out of the pool.
+        """
+        shared = self.shared
+        if shared.checking is None or shared.checking.done():
+            shared.checking = asyncio.ensure_future(shared.pool.check())
+            # Its callers may all have given up: retrieve its outcome regardless.
+            shared.checking.add_done_callback(_retrieve)
+        checking = shared.checking
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await asyncio.shield(checking)
+        except TimeoutError:
+            raise PoolTimeout(
+                "checking the pool's connections took longer than its timeout"
+            ) from None
+
     @staticmethod
     async def _send(conn: AsyncConnection[Row], query: bytes, params: Any, fetch: Fetch) -> Any:
         cursor = await conn.execute(query, params)
@@ -122,16 +187,25 @@ class Connections:
                 async with scope.conn.transaction():
                     return await self._send(scope.conn, query, params, fetch)
             pool = self.shared.pool
+            deadline = time.monotonic() + pool.timeout
             try:
                 async with pool.connection() as conn:
                     return await self._send(conn, query, params, fetch)
+            except (PoolTimeout, TooManyRequests):
+                # Both are OperationalErrors without a SQLSTATE, like a dead
+                # connection; waiting again would double the caller's timeout.
+                raise
             except psycopg.Error as exc:
                 if not is_dead_connection(exc) or (write and not is_session_terminated(exc)):
                     raise
             # The connection had died (server restart): drop the pool's other dead
-            # ones and run once more on a fresh connection.
-            await pool.check()
-            async with pool.connection() as conn:
+            # ones and run once more on a fresh connection, within what is left of
+            # the call's timeout.
+            await self._check_pool(deadline)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PoolTimeout("no live connection before the pool's timeout")
+            async with pool.connection(timeout=left) as conn:
                 return await self._send(conn, query, params, fetch)
         except _DRIVER_ERRORS as exc:
             raise self.error(exc, referenced) from exc
@@ -146,15 +220,55 @@ class Connections:
         found: list[Row] = await self.query(query, params, "all", write=False)
         return found
 
+    async def _begin(self) -> tuple[AsyncExitStack, AsyncConnection[Row]]:
+        """Take a pooled connection and BEGIN on it, within the pool's timeout.
+
+        A dead connection (server restart) fails at BEGIN, before anything ran: the
+        pool is checked and BEGIN tried once more on a fresh connection, as for reads.
+        The stack returned commits (or rolls back) and gives the connection back.
+        """
+        pool = self.shared.pool
+        deadline = time.monotonic() + pool.timeout
+        for attempt in (1, 2):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PoolTimeout("no live connection before the pool's timeout")
+            stack = AsyncExitStack()
+            conn = await stack.enter_async_context(pool.connection(timeout=left))
+            # Runs after COMMIT and before the pool takes the connection back (and may
+            # close it for its age).
+            stack.push(partial(_check_committed, conn))
+            try:
+                await stack.enter_async_context(conn.transaction())
+            except BaseException as exc:
+                # Gives the connection back (the pool drops it if it is broken).
+                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                if (
+                    attempt == 2
+                    or not isinstance(exc, psycopg.Error)
+                    or isinstance(exc, PoolTimeout | TooManyRequests)
+                    or not is_dead_connection(exc)
+                ):
+                    raise
+                await self._check_pool(deadline)
+                continue
+            return stack, conn
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     @asynccontextmanager
     async def block(self) -> AsyncIterator[Connections]:
         """Hold a transaction (a savepoint inside a block) for the ``async with`` block."""
         self.check_usable()
+        if self._scope is None and self.shared.block_tasks:
+            # A second block on the outer store would wait forever for the row locks
+            # of the block this task holds open (or for its connection, at max_size 1).
+            self._refuse_block_beside_block()
         own_error: BaseException | None = None
         try:
             if self._scope is None:
                 task = asyncio.current_task()
-                async with self.shared.pool.connection() as conn, conn.transaction():
+                stack, conn = await self._begin()
+                async with stack:  # COMMIT (or ROLLBACK), then the connection goes back
                     scope = _Scope(conn)
                     if task is not None:
                         self.shared.block_tasks.add(task)
@@ -167,8 +281,9 @@ class Connections:
                         scope.active = False
                         self.shared.block_tasks.discard(task)
             else:
-                async with self._scope.conn.transaction():
-                    scope = _Scope(self._scope.conn)
+                conn = self._scope.conn
+                async with conn.transaction():
+                    scope = _Scope(conn)
                     try:
                         yield Connections(self.shared, scope)
                     except BaseException as exc:
@@ -176,6 +291,7 @@ class Connections:
                         raise
                     finally:
                         scope.active = False
+                _committed(conn)
         except _DRIVER_ERRORS as exc:
             # The block's own exception passes unchanged; BEGIN, COMMIT or the pool's
             # failures become StoreErrors.
@@ -189,5 +305,10 @@ class Connections:
         if shared.closed:
             return
         shared.closed = True
+        checking = shared.checking
+        if checking is not None and not checking.done():
+            # Closing the pool under a running check would leak the connections the
+            # check holds; it ends within the pool's timeout.
+            await asyncio.wait([checking], timeout=shared.pool.timeout)
         if shared.owns_pool:
             await shared.pool.close()

@@ -28,6 +28,7 @@ __all__ = [
     "KEY_HASH_CONSTRAINT",
     "is_chain_version_taken",
     "is_dead_connection",
+    "is_lock_timeout",
     "is_missing_table",
     "is_session_terminated",
     "scrub",
@@ -64,6 +65,11 @@ def is_chain_version_taken(exc: BaseException) -> bool:
 def is_missing_table(exc: BaseException | None) -> bool:
     """Tell whether ``exc`` is a statement on a table that does not exist (42P01)."""
     return isinstance(exc, pg.UndefinedTable)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a lock not granted within ``lock_timeout`` (55P03)."""
+    return isinstance(exc, pg.LockNotAvailable)
 
 
 def is_dead_connection(exc: psycopg.Error) -> bool:
@@ -119,6 +125,8 @@ def translate(
         return NotFoundError(f"no record has this id: {detail}")
     if isinstance(exc, pg.CheckViolation | pg.NotNullViolation | pg.DataException):
         return InvalidArgumentError(f"PostgreSQL refused a value: {detail}")
+    if isinstance(exc, pg.LockNotAvailable):
+        return UnavailableError(f"PostgreSQL: a lock was not granted in time: {detail}")
     if isinstance(exc, pg.InvalidPassword | pg.InvalidAuthorizationSpecification):
         return UnavailableError(f"PostgreSQL refused the credentials: {detail}")
     if is_dead_connection(exc) or (exc.sqlstate or "")[:2] in _UNAVAILABLE_CLASSES:

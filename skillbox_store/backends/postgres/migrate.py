@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
+from skillbox_store.backends.postgres.errors import is_lock_timeout
 from skillbox_store.backends.postgres.statements import Statements
-from skillbox_store.errors import MigrationError
+from skillbox_store.errors import MigrationError, UnavailableError
 from skillbox_store.migrations import AppliedMigration, Migration, pending_migrations
 
 __all__ = ["migrate"]
@@ -31,7 +33,7 @@ async def _applied(conn: AsyncConnection[Row], sql: Statements) -> list[AppliedM
 
 async def _prepare(conn: AsyncConnection[Row], sql: Statements) -> list[Migration]:
     """Under the lock: create the schema and tracking table, return what is pending."""
-    await conn.execute(sql.LOCK_MIGRATIONS, (sql.schema,))
+    await _lock(conn, sql, sql.LOCK_MIGRATIONS)
     cursor = await conn.execute(sql.SELECT_SCHEMA_EXISTS, (sql.schema,))
     if await cursor.fetchone() is None:
         await conn.execute(sql.CREATE_SCHEMA)
@@ -39,14 +41,36 @@ async def _prepare(conn: AsyncConnection[Row], sql: Statements) -> list[Migratio
     return pending_migrations("postgres", await _applied(conn, sql))
 
 
-async def migrate(conn: AsyncConnection[Row], sql: Statements) -> int:
+async def _lock(conn: AsyncConnection[Row], sql: Statements, statement: bytes) -> None:
+    try:
+        await conn.execute(statement, (sql.schema,))
+    except psycopg.Error as exc:
+        if not is_lock_timeout(exc):
+            raise
+        raise UnavailableError(
+            f"another process is still migrating PostgreSQL schema {sql.schema!r}: its "
+            "lock was not released within connect_timeout; try opening again"
+        ) from exc
+
+
+async def migrate(
+    conn: AsyncConnection[Row], sql: Statements, *, lock_timeout: float | None = None
+) -> int:
     """Apply every pending migration on an autocommit connection; return how many ran.
+
+    ``lock_timeout`` (seconds) bounds each lock wait of ``conn``, the migrations' own
+    lock included; it stays set on ``conn``, which should be used for nothing else.
 
     Raises:
         MigrationError: a file was changed after it was applied, the database is newer
             than this code, or a migration failed (psycopg errors propagate to the
             caller, which maps them).
+        UnavailableError: another process held the migrations' lock past
+            ``lock_timeout``.
     """
+    if lock_timeout is not None:
+        # At least 1 ms: lock_timeout 0 would mean no bound at all.
+        await conn.execute(sql.SET_LOCK_TIMEOUT, (f"{max(1, int(lock_timeout * 1000))}ms",))
     applied = 0
     while True:
         async with conn.transaction():
@@ -78,7 +102,7 @@ async def _run_file(conn: AsyncConnection[Row], migration: Migration) -> None:
 async def _run_outside_transaction(
     conn: AsyncConnection[Row], sql: Statements, migration: Migration
 ) -> None:
-    await conn.execute(sql.LOCK_MIGRATIONS_SESSION, (sql.schema,))
+    await _lock(conn, sql, sql.LOCK_MIGRATIONS_SESSION)
     try:
         applied = {row.version for row in await _applied(conn, sql)}
         if migration.version in applied:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, fields
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
@@ -15,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from skillbox_store.backends.postgres.connections import Row
 from skillbox_store.backends.postgres.errors import scrub, translate
 from skillbox_store.backends.postgres.migrate import migrate as apply_migrations
-from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.backends.postgres.statements import Statements, check_schema
 from skillbox_store.backends.postgres.store import DEFAULT_SCHEMA, PostgresStore
 from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableError
 from skillbox_store.urls import redact_url
@@ -23,6 +24,34 @@ from skillbox_store.urls import redact_url
 __all__ = ["PostgresOptions", "open_postgres_store"]
 
 _SCHEMA_PARAM: Final = "schema"
+
+# libpq checks a connection option's value only when it connects, and the pool would
+# retry a bad one until its timeout: the options whose values are a closed set or an
+# integer are checked here, at once (libpq's names; one it lacks fails to parse).
+_OPTION_CHOICES: Final = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "sslcertmode": ("disable", "allow", "require"),
+    "sslnegotiation": ("postgres", "direct"),
+    "load_balance_hosts": ("disable", "random"),
+    "target_session_attrs": (
+        "any",
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ),
+}
+_INTEGER_OPTIONS: Final = (
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +97,7 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
             raise InvalidArgumentError("schema is given both in the URL and as an option")
         values["schema"] = url_schema
     options = PostgresOptions(**values)
-    if not isinstance(options.schema, str) or not options.schema or "\x00" in options.schema:
-        raise InvalidArgumentError("schema must be a non-empty name")
+    check_schema(options.schema)
     for name in ("min_size", "max_size"):
         if not isinstance(getattr(options, name), int) or getattr(options, name) < 0:
             raise InvalidArgumentError(f"{name} must be a non-negative integer")
@@ -85,24 +113,75 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
     return options
 
 
+def _check_option_values(params: dict[str, Any], where: str) -> None:
+    """Refuse a libpq option value that could only fail when connecting."""
+    for name, allowed in _OPTION_CHOICES.items():
+        value = params.get(name)
+        if value is not None and str(value) not in allowed:
+            raise InvalidArgumentError(
+                f"PostgreSQL URL {where}: {name}={str(value)!r} is not one of {', '.join(allowed)}"
+            )
+    numbers = [(name, params.get(name)) for name in _INTEGER_OPTIONS]
+    # A multi-host URL gives one port per host, comma-separated (empty: the default).
+    numbers += [("port", port) for port in str(params.get("port") or "").split(",") if port]
+    for name, value in numbers:
+        if value is None:
+            continue
+        try:
+            int(str(value).strip())
+        except ValueError:
+            raise InvalidArgumentError(
+                f"PostgreSQL URL {where}: {name}={str(value)!r} is not an integer"
+            ) from None
+
+
 def _split_url(url: str) -> tuple[str, str | None, str | None]:
-    """Return the libpq conninfo (without ``schema``), the URL's schema, its password."""
+    """Return the libpq conninfo (without ``schema``), the URL's schema, its password.
+
+    Raises:
+        InvalidArgumentError: the URL does not parse, or an option or its value is bad;
+            the message never holds the password.
+    """
+    where = repr(redact_url(url))
+    not_unicode = InvalidArgumentError(
+        f"malformed PostgreSQL URL {where}: it holds a character that is not valid Unicode "
+        "(a lone surrogate)"
+    )
     try:
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False)
+        secret = parts.password
+        schemas = [value for key, value in query if key == _SCHEMA_PARAM]
+        rest = urlencode([(key, value) for key, value in query if key != _SCHEMA_PARAM])
+        conninfo = urlunsplit(parts._replace(query=rest))
+        params = conninfo_to_dict(conninfo)
+    except UnicodeError:
+        # Percent-encoding and libpq take bytes: a lone surrogate has none.
+        raise not_unicode from None
     except ValueError as exc:
-        raise InvalidArgumentError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from None
-    schemas = [value for key, value in query if key == _SCHEMA_PARAM]
-    rest = [(key, value) for key, value in query if key != _SCHEMA_PARAM]
-    conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
-    try:
-        password = conninfo_to_dict(conninfo).get("password")
+        raise InvalidArgumentError(f"malformed PostgreSQL URL {where}: {exc}") from None
     except psycopg.Error as exc:
-        message = scrub(str(exc), parts.password)
-        raise InvalidArgumentError(
-            f"malformed PostgreSQL URL {redact_url(url)!r}: {message}"
-        ) from None
+        # libpq quotes the offending token, which may be the password, as typed or
+        # percent-decoded.
+        message = scrub(scrub(str(exc), secret), unquote(secret or ""))
+        raise InvalidArgumentError(f"malformed PostgreSQL URL {where}: {message}") from None
+    _check_option_values(params, where)
+    password = params.get("password")
     return conninfo, (schemas[-1] if schemas else None), (str(password) if password else None)
+
+
+def _connection_kwargs(conninfo: str, options: PostgresOptions) -> dict[str, Any]:
+    """The keyword arguments of every connection: the direct one and the pool's alike.
+
+    Identical, so that any option libpq refuses fails on the direct connection, with
+    its reason, instead of making the pool retry until its timeout.
+    """
+    kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": options.prepare_threshold}
+    if "connect_timeout" not in conninfo_to_dict(conninfo):
+        # libpq's own bound, for the pool's reconnections too (psycopg's default is
+        # 130 s); it counts whole seconds, at least 2.
+        kwargs["connect_timeout"] = max(2, int(options.connect_timeout))
+    return kwargs
 
 
 async def _connect(
@@ -112,16 +191,16 @@ async def _connect(
     where = redact_url(url)
     try:
         async with asyncio.timeout(options.connect_timeout):
-            return await AsyncConnection.connect(
-                conninfo,
-                autocommit=True,
-                prepare_threshold=options.prepare_threshold,
-                connect_timeout=max(2, int(options.connect_timeout)),
-            )
+            return await AsyncConnection.connect(conninfo, **_connection_kwargs(conninfo, options))
     except TimeoutError:
         raise UnavailableError(
             f"cannot reach PostgreSQL at {where}: no answer within connect_timeout "
             f"({options.connect_timeout} s)"
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        # Raised by psycopg before any I/O: a connection parameter it cannot use.
+        raise InvalidArgumentError(
+            f"PostgreSQL URL {where!r}: {scrub(str(exc), password).strip()}"
         ) from None
     except psycopg.Error as exc:
         cause = translate(exc, password=password)
@@ -144,12 +223,15 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
     conninfo, url_schema, password = _split_url(url)
     settings = _options(options, url_schema)
     sql = Statements.for_schema(settings.schema)
+    # connect_timeout bounds the whole opening: connecting, waiting for another
+    # process's migrations, and filling the pool.
+    deadline = time.monotonic() + settings.connect_timeout
     # One direct connection first: its failure says why (a pool would only time out),
     # and it runs the migrations before any pooled connection caches a plan.
     conn = await _connect(conninfo, url, settings, password)
     try:
         if migrate:
-            await apply_migrations(conn, sql)
+            await apply_migrations(conn, sql, lock_timeout=deadline - time.monotonic())
     except StoreError:
         raise
     except psycopg.Error as exc:
@@ -159,7 +241,7 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
     pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[Row],
-        kwargs={"autocommit": True, "prepare_threshold": settings.prepare_threshold},
+        kwargs=_connection_kwargs(conninfo, settings),
         min_size=settings.min_size,
         max_size=settings.max_size,
         timeout=settings.timeout,
@@ -171,7 +253,7 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
         open=False,
     )
     try:
-        await pool.open(wait=True, timeout=settings.connect_timeout)
+        await pool.open(wait=True, timeout=max(0.001, deadline - time.monotonic()))
     except PoolTimeout:
         await pool.close()
         raise UnavailableError(

@@ -11,16 +11,47 @@ its column list, ``{file_columns}`` and the like) and `Statements.for_schema` fi
 in once per store, the schema as a quoted `psycopg.sql.Identifier`.
 That keeps statements correct on a pool the caller owns and behind PgBouncer's
 transaction pooling, where a ``search_path`` set per connection would not hold.
+Only schema names that PostgreSQL keeps exactly as given are accepted (`check_schema`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Final, Self
 
 from psycopg import sql
 
-__all__ = ["Statements"]
+from skillbox_store.errors import InvalidArgumentError
+
+__all__ = ["SCHEMA_RULE", "Statements", "check_schema"]
+
+# PostgreSQL truncates identifiers to NAMEDATALEN - 1 = 63 bytes, silently: two longer
+# names sharing their first 63 bytes would share one set of tables. Lower-case ASCII
+# reads the same quoted or not, so psql users find the tables where they expect them.
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+SCHEMA_RULE: Final = (
+    "a schema name is 1 to 63 characters of a-z, 0-9 and _, not starting with a "
+    "digit, and not a system schema (pg_*, information_schema)"
+)
+
+
+def check_schema(schema: object) -> str:
+    """Return ``schema`` if PostgreSQL keeps it as given and it is no system schema.
+
+    Raises:
+        InvalidArgumentError: any other name (`SCHEMA_RULE` says what is allowed).
+    """
+    if (
+        not isinstance(schema, str)
+        or not _SCHEMA_NAME.fullmatch(schema)
+        or schema.startswith("pg_")
+        or schema == "information_schema"
+    ):
+        shown = repr(schema) if len(repr(schema)) <= 80 else repr(schema)[:77] + "..."
+        raise InvalidArgumentError(f"schema {shown} is not allowed: {SCHEMA_RULE}")
+    return schema
+
 
 # -- Column lists, in record field order ----------------------------------------------------
 
@@ -36,6 +67,15 @@ _FILE_COLUMNS: Final = (
 _SESSION_COLUMNS: Final = "id::text, tenant_id, external_id, created_at, last_accessed_at"
 _SKILL_COLUMNS: Final = "tenant_id, name, version, description, lang, uploaded_at"
 
+
+def _page_columns(columns: str) -> str:
+    """The output names of ``columns`` as selected by a keyset page's subquery ``p``."""
+    return ", ".join("p." + column.strip().split("::")[0] for column in columns.split(","))
+
+
+_PAGE_EXECUTION_COLUMNS: Final = _page_columns(_EXECUTION_COLUMNS)
+_PAGE_FILE_COLUMNS: Final = _page_columns(_FILE_COLUMNS)
+
 # -- The store itself and migrations ------------------------------------------------------------
 
 SELECT_ONE: Final = "SELECT 1"
@@ -48,6 +88,9 @@ CREATE_SCHEMA: Final = "CREATE SCHEMA IF NOT EXISTS {schema}"
 # is derived from the schema, so stores in different schemas migrate independently.
 LOCK_MIGRATIONS: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 LOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
+# Bounds every lock wait of the migrating connection (the advisory lock above included),
+# so opening fails with UnavailableError instead of waiting behind a stuck migrator.
+SET_LOCK_TIMEOUT: Final = "SELECT set_config('lock_timeout', %s, false)"
 UNLOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 # Migration files name their tables unqualified; the runner points them at the schema.
 SET_LOCAL_SEARCH_PATH: Final = "SET LOCAL search_path TO {schema}"
@@ -107,6 +150,16 @@ SELECT_EXECUTION: Final = (
 SELECT_EXECUTIONS_PAGE: Final = (
     "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s "
     "ORDER BY seq DESC LIMIT %s OFFSET %s"
+)
+# Keyset paging, one statement and one round trip however deep: `a` is the execution the
+# page follows (found by the primary key), and the LATERAL subquery seeks the newest
+# index just below its seq. No `a` row means `after` is not the tenant's (NotFoundError);
+# an `a` row with a NULL page is the empty page after the oldest execution.
+SELECT_EXECUTIONS_AFTER: Final = (
+    "SELECT {page_execution_columns} FROM {schema}.executions a LEFT JOIN LATERAL ("
+    "SELECT {execution_columns}, e.seq FROM {schema}.executions e WHERE "
+    "e.tenant_id = a.tenant_id AND e.seq < a.seq ORDER BY e.seq DESC LIMIT %(limit)s) p "
+    "ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s ORDER BY p.seq DESC"
 )
 # Under READ COMMITTED a concurrent update re-checks `status` on the row it waited for,
 # so of racing updates of one running execution exactly one matches.
@@ -174,6 +227,38 @@ SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION: Final = (
     "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND session_id = %s "
     "AND execution_id = %s ORDER BY seq DESC LIMIT %s OFFSET %s"
 )
+# Keyset pages of files, as SELECT_EXECUTIONS_AFTER: the file `a` must be in the filtered
+# listing, and the page seeks the filter's own index (files_tenant_session_newest,
+# files_tenant_execution_newest; both filters: the session's index).
+SELECT_FILES_AFTER: Final = (
+    "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "AND f.seq < a.seq ORDER BY f.seq DESC LIMIT %(limit)s) p ON true "
+    "WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s ORDER BY p.seq DESC"
+)
+SELECT_FILES_AFTER_BY_SESSION: Final = (
+    "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "AND f.session_id = %(session_id)s AND f.seq < a.seq ORDER BY f.seq DESC "
+    "LIMIT %(limit)s) p ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
+    "AND a.session_id = %(session_id)s ORDER BY p.seq DESC"
+)
+SELECT_FILES_AFTER_BY_EXECUTION: Final = (
+    "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "AND f.execution_id = %(execution_id)s AND f.seq < a.seq ORDER BY f.seq DESC "
+    "LIMIT %(limit)s) p ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
+    "AND a.execution_id = %(execution_id)s ORDER BY p.seq DESC"
+)
+SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION: Final = (
+    "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "AND f.session_id = %(session_id)s AND f.execution_id = %(execution_id)s "
+    "AND f.seq < a.seq ORDER BY f.seq DESC LIMIT %(limit)s) p ON true "
+    "WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
+    "AND a.session_id = %(session_id)s AND a.execution_id = %(execution_id)s "
+    "ORDER BY p.seq DESC"
+)
 SELECT_SESSION_FILES: Final = (
     "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND session_id = %s "
     "ORDER BY seq DESC"
@@ -219,6 +304,112 @@ TOUCH_SESSION: Final = (
 )
 DELETE_SESSION: Final = "DELETE FROM {schema}.sessions WHERE tenant_id = %s AND external_id = %s"
 
+# -- Purge and prune --------------------------------------------------------------------
+
+# One statement, so all or nothing without a transaction of its own: the foreign keys
+# are checked when the whole statement ends, after every table's rows are gone.
+PURGE_TENANT: Final = (
+    "WITH f AS (DELETE FROM {schema}.files WHERE tenant_id = %(tenant_id)s RETURNING s3_key), "
+    "e AS (DELETE FROM {schema}.executions WHERE tenant_id = %(tenant_id)s RETURNING 1), "
+    "s AS (DELETE FROM {schema}.sessions WHERE tenant_id = %(tenant_id)s RETURNING 1), "
+    "k AS (DELETE FROM {schema}.skills WHERE tenant_id = %(tenant_id)s RETURNING 1), "
+    "a AS (DELETE FROM {schema}.api_keys WHERE tenant_id = %(tenant_id)s RETURNING 1) "
+    "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM e), (SELECT count(*) FROM s), "
+    "(SELECT count(*) FROM k), COALESCE((SELECT array_agg(s3_key) FROM f), '{{}}')"
+)
+# Every sub-statement sees one snapshot: candidates minus removed is what files keep.
+# A file naming a candidate committed meanwhile fails files_execution_fkey: nothing goes.
+PRUNE_EXECUTIONS: Final = (
+    "WITH candidates AS (SELECT id FROM {schema}.executions WHERE tenant_id = %(tenant_id)s "
+    "AND status <> 'running' AND finished_at < %(before)s), "
+    "removed AS (DELETE FROM {schema}.executions e USING candidates c WHERE "
+    "e.tenant_id = %(tenant_id)s AND e.id = c.id AND NOT EXISTS (SELECT 1 FROM "
+    "{schema}.files f WHERE f.tenant_id = %(tenant_id)s AND f.execution_id = e.id) "
+    "RETURNING 1) "
+    "SELECT (SELECT count(*) FROM removed), (SELECT count(*) FROM candidates)"
+)
+
+# -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -----------------------------
+
+# The first statement of an export's transaction: one snapshot for every later read.
+SET_TRANSACTION_SNAPSHOT: Final = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+SELECT_BULK_TENANTS: Final = (
+    "SELECT t FROM (SELECT tenant_id AS t FROM {schema}.api_keys UNION "
+    "SELECT tenant_id FROM {schema}.executions UNION SELECT tenant_id FROM {schema}.files "
+    "UNION SELECT tenant_id FROM {schema}.sessions UNION SELECT tenant_id FROM "
+    '{schema}.skills) u ORDER BY t COLLATE "C"'
+)
+# Every tenant, one after another, each in creation order: the (tenant_id, seq DESC)
+# indexes scanned backwards give exactly this order without a sort.
+SELECT_BULK_KEYS: Final = "SELECT {key_columns} FROM {schema}.api_keys ORDER BY tenant_id DESC, seq"
+SELECT_BULK_TENANT_KEYS: Final = (
+    "SELECT {key_columns} FROM {schema}.api_keys WHERE tenant_id = %s ORDER BY seq"
+)
+SELECT_BULK_EXECUTIONS: Final = (
+    "SELECT {execution_columns} FROM {schema}.executions ORDER BY tenant_id DESC, seq"
+)
+SELECT_BULK_TENANT_EXECUTIONS: Final = (
+    "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s ORDER BY seq"
+)
+SELECT_BULK_FILES: Final = "SELECT {file_columns} FROM {schema}.files ORDER BY tenant_id DESC, seq"
+SELECT_BULK_TENANT_FILES: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s ORDER BY seq"
+)
+# uuid order is the order of their lowercase text, as on the other backends.
+SELECT_BULK_SESSIONS: Final = (
+    "SELECT {session_columns} FROM {schema}.sessions ORDER BY tenant_id, id"
+)
+SELECT_BULK_TENANT_SESSIONS: Final = (
+    "SELECT {session_columns} FROM {schema}.sessions WHERE tenant_id = %s ORDER BY id"
+)
+SELECT_BULK_SKILLS: Final = (
+    "SELECT {skill_columns} FROM {schema}.skills ORDER BY tenant_id, name, upload_seq"
+)
+SELECT_BULK_TENANT_SKILLS: Final = (
+    "SELECT {skill_columns} FROM {schema}.skills WHERE tenant_id = %s ORDER BY name, upload_seq"
+)
+SELECT_BULK_FOUND_KEYS: Final = (
+    "SELECT {key_columns} FROM {schema}.api_keys WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
+)
+SELECT_BULK_FOUND_EXECUTIONS: Final = (
+    "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s AND "
+    "id = ANY(%s::uuid[])"
+)
+SELECT_BULK_FOUND_FILES: Final = (
+    "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
+)
+SELECT_BULK_FOUND_SESSIONS: Final = (
+    "SELECT {session_columns} FROM {schema}.sessions WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
+)
+SELECT_BULK_FOUND_SKILLS: Final = (
+    "SELECT {skill_columns} FROM {schema}.skills WHERE tenant_id = %s AND (name, version) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+# The chains that the parents of a batch of files belong to.
+SELECT_BULK_CHAIN_IDS: Final = (
+    "SELECT id::text, chain_id::text FROM {schema}.files WHERE tenant_id = %s AND "
+    "id = ANY(%s::uuid[])"
+)
+# COPY assigns seq (and a skill's upload_seq) in row order: a batch keeps its order.
+COPY_BULK_KEYS: Final = (
+    "COPY {schema}.api_keys (id, key_hash, tenant_id, name, created_at, revoked_at) FROM STDIN"
+)
+COPY_BULK_EXECUTIONS: Final = (
+    "COPY {schema}.executions (id, skill_name, skill_version, tenant_id, status, input, "
+    "output, logs, files_url, files_list, duration_ms, error, created_at, finished_at) "
+    "FROM STDIN"
+)
+COPY_BULK_FILES: Final = (
+    "COPY {schema}.files (id, tenant_id, session_id, execution_id, name, content_type, "
+    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) FROM STDIN"
+)
+COPY_BULK_SESSIONS: Final = (
+    "COPY {schema}.sessions (id, tenant_id, external_id, created_at, last_accessed_at) FROM STDIN"
+)
+COPY_BULK_SKILLS: Final = (
+    "COPY {schema}.skills (tenant_id, name, version, description, lang, uploaded_at) FROM STDIN"
+)
+
 # -- Skills -----------------------------------------------------------------------------
 
 # upload_seq's default draws from a sequence for the proposed row, so EXCLUDED.upload_seq
@@ -260,6 +451,7 @@ class Statements:
     CREATE_SCHEMA: bytes
     LOCK_MIGRATIONS: bytes
     LOCK_MIGRATIONS_SESSION: bytes
+    SET_LOCK_TIMEOUT: bytes
     UNLOCK_MIGRATIONS_SESSION: bytes
     SET_LOCAL_SEARCH_PATH: bytes
     SET_SEARCH_PATH: bytes
@@ -278,6 +470,7 @@ class Statements:
     INSERT_EXECUTION: bytes
     SELECT_EXECUTION: bytes
     SELECT_EXECUTIONS_PAGE: bytes
+    SELECT_EXECUTIONS_AFTER: bytes
     UPDATE_RUNNING_EXECUTION: bytes
     SELECT_EXECUTION_STATUS: bytes
     INSERT_FILE: bytes
@@ -290,6 +483,10 @@ class Statements:
     SELECT_FILES_PAGE_BY_SESSION: bytes
     SELECT_FILES_PAGE_BY_EXECUTION: bytes
     SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION: bytes
+    SELECT_FILES_AFTER: bytes
+    SELECT_FILES_AFTER_BY_SESSION: bytes
+    SELECT_FILES_AFTER_BY_EXECUTION: bytes
+    SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION: bytes
     SELECT_SESSION_FILES: bytes
     INSERT_FILE_VERSION: bytes
     SELECT_FILE_VERSIONS: bytes
@@ -298,6 +495,31 @@ class Statements:
     SELECT_SESSION_BY_EXTERNAL_ID: bytes
     TOUCH_SESSION: bytes
     DELETE_SESSION: bytes
+    SET_TRANSACTION_SNAPSHOT: bytes
+    SELECT_BULK_TENANTS: bytes
+    SELECT_BULK_KEYS: bytes
+    SELECT_BULK_TENANT_KEYS: bytes
+    SELECT_BULK_EXECUTIONS: bytes
+    SELECT_BULK_TENANT_EXECUTIONS: bytes
+    SELECT_BULK_FILES: bytes
+    SELECT_BULK_TENANT_FILES: bytes
+    SELECT_BULK_SESSIONS: bytes
+    SELECT_BULK_TENANT_SESSIONS: bytes
+    SELECT_BULK_SKILLS: bytes
+    SELECT_BULK_TENANT_SKILLS: bytes
+    SELECT_BULK_FOUND_KEYS: bytes
+    SELECT_BULK_FOUND_EXECUTIONS: bytes
+    SELECT_BULK_FOUND_FILES: bytes
+    SELECT_BULK_FOUND_SESSIONS: bytes
+    SELECT_BULK_FOUND_SKILLS: bytes
+    SELECT_BULK_CHAIN_IDS: bytes
+    COPY_BULK_KEYS: bytes
+    COPY_BULK_EXECUTIONS: bytes
+    COPY_BULK_FILES: bytes
+    COPY_BULK_SESSIONS: bytes
+    COPY_BULK_SKILLS: bytes
+    PURGE_TENANT: bytes
+    PRUNE_EXECUTIONS: bytes
     UPSERT_SKILL: bytes
     SELECT_SKILL: bytes
     DELETE_SKILL: bytes
@@ -306,7 +528,12 @@ class Statements:
 
     @classmethod
     def for_schema(cls, schema: str) -> Self:
-        """Return every statement with its tables qualified by ``schema`` (quoted)."""
+        """Return every statement with its tables qualified by ``schema`` (quoted).
+
+        Raises:
+            InvalidArgumentError: ``schema`` breaks `SCHEMA_RULE`.
+        """
+        check_schema(schema)
         names = {
             "schema": sql.Identifier(schema),
             "key_columns": sql.SQL(_KEY_COLUMNS),
@@ -314,6 +541,8 @@ class Statements:
             "file_columns": sql.SQL(_FILE_COLUMNS),
             "session_columns": sql.SQL(_SESSION_COLUMNS),
             "skill_columns": sql.SQL(_SKILL_COLUMNS),
+            "page_execution_columns": sql.SQL(_PAGE_EXECUTION_COLUMNS),
+            "page_file_columns": sql.SQL(_PAGE_FILE_COLUMNS),
         }
         texts = globals()
         values: dict[str, object] = {"schema": schema}

@@ -22,18 +22,21 @@ connection before use instead, at the price of a round trip per call.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
 from psycopg.types.json import Jsonb
 
 from skillbox_store import validation as check
-from skillbox_store.backends.postgres import rows
-from skillbox_store.backends.postgres.connections import Connections, Pool, Shared
+from skillbox_store.backends.postgres import bulk, rows
+from skillbox_store.backends.postgres.connections import Connections, Pool, Row, Shared
 from skillbox_store.backends.postgres.errors import is_chain_version_taken, is_missing_table
+from skillbox_store.backends.postgres.jsonb import to_jsonb
 from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
     AlreadyFinishedError,
     AlreadyRevokedError,
@@ -46,6 +49,7 @@ from skillbox_store.records import (
     Execution,
     File,
     FileFilter,
+    RetentionReport,
     Session,
     SkillRecord,
     utc_now,
@@ -66,8 +70,21 @@ def _new_id() -> str:
 
 
 def _json(value: Any) -> Jsonb | None:
-    # None is SQL NULL; Jsonb(None) would store the JSON literal null instead.
-    return None if value is None else Jsonb(value)
+    # None is SQL NULL; Jsonb(None) would store the JSON literal null instead. Large
+    # floats are spelled out so that jsonb keeps them floats (see `jsonb`).
+    return to_jsonb(value)
+
+
+def _keyset_page(found: list[Row], after: str) -> list[Row]:
+    """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape).
+
+    Raises:
+        NotFoundError: no row at all: ``after`` is not a record of the listing.
+    """
+    if not found:
+        raise NotFoundError(f"no record {after} in this listing to list after")
+    # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
+    return [] if found[0][0] is None else found
 
 
 class PostgresStore:
@@ -80,6 +97,10 @@ class PostgresStore:
     back. No I/O happens here.
     """
 
+    # Optional capabilities this backend offers (`skillbox_store.capabilities`): "stats"
+    # is `table_counts`, "bulk" the `bulk_*` methods.
+    capabilities = frozenset({"stats", "bulk"})
+
     def __init__(
         self,
         pool: Pool,
@@ -88,8 +109,12 @@ class PostgresStore:
         owns_pool: bool = False,
         password: str | None = None,
     ) -> None:
-        """Wrap ``pool``; ``owns_pool`` makes `close` close it, ``password`` is scrubbed."""
-        check.check_text("schema", schema)
+        """Wrap ``pool``; ``owns_pool`` makes `close` close it, ``password`` is scrubbed.
+
+        Raises:
+            InvalidArgumentError: ``schema`` is not a name PostgreSQL keeps as given
+                (`statements.SCHEMA_RULE`).
+        """
         shared = Shared(pool, Statements.for_schema(schema), owns_pool, password)
         self._db = Connections(shared)
 
@@ -179,12 +204,23 @@ class PostgresStore:
         return rows.execution_from_row(row)
 
     async def list_executions(
-        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+        self,
+        tenant_id: str,
+        limit: int = check.EXECUTIONS_PAGE_DEFAULT,
+        offset: int = 0,
+        *,
+        after: str | None = None,
     ) -> list[Execution]:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        found = await self._db.all(self._db.sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+        after = check.check_after(after, offset)
+        sql = self._db.sql
+        if after is None:
+            found = await self._db.all(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+        else:
+            params = {"tenant_id": tenant_id, "after": after, "limit": limit}
+            found = _keyset_page(await self._db.all(sql.SELECT_EXECUTIONS_AFTER, params), after)
         return [rows.execution_from_row(row) for row in found]
 
     async def update_execution(self, execution: Execution) -> Execution:
@@ -304,6 +340,15 @@ class PostgresStore:
             self._db.check_usable()
             return []
         sql = self._db.sql
+        if wanted.after is not None:
+            query = {
+                "tenant": sql.SELECT_FILES_AFTER,
+                "session": sql.SELECT_FILES_AFTER_BY_SESSION,
+                "execution": sql.SELECT_FILES_AFTER_BY_EXECUTION,
+                "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
+            }[wanted.narrowed_by]
+            found = _keyset_page(await self._db.all(query, wanted.named_params), wanted.after)
+            return [rows.file_from_row(row) for row in found]
         query = {
             "tenant": sql.SELECT_FILES_PAGE,
             "session": sql.SELECT_FILES_PAGE_BY_SESSION,
@@ -463,6 +508,54 @@ class PostgresStore:
             raise NotFoundError(f"tenant has no version of skill {name!r}")
         version: str = row[0]
         return version
+
+    # -- Keeping data -----------------------------------------------------------------------
+
+    async def purge_tenant(self, tenant_id: str) -> RetentionReport:
+        """Delete the tenant's rows of every table in one statement (see `PURGE_TENANT`)."""
+        check.check_text("tenant_id", tenant_id)
+        row = await self._db.one(self._db.sql.PURGE_TENANT, {"tenant_id": tenant_id}, write=True)
+        assert row is not None  # a SELECT without FROM returns its one row
+        api_keys, executions, sessions, skills, s3_keys = row
+        return RetentionReport(
+            api_keys=api_keys,
+            executions=executions,
+            files=len(s3_keys),
+            sessions=sessions,
+            skills=skills,
+            s3_keys=sorted(s3_keys),
+        )
+
+    async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
+        """Delete in one statement; a file created meanwhile naming a candidate is a conflict."""
+        check.check_text("tenant_id", tenant_id)
+        finished_before = check.check_time("finished_before", finished_before)
+        row = await self._db.query(
+            self._db.sql.PRUNE_EXECUTIONS,
+            {"tenant_id": tenant_id, "before": finished_before},
+            "one",
+            write=True,
+            referenced=ConflictError,
+        )
+        removed, candidates = row
+        return RetentionReport(executions=removed, kept_referenced=candidates - removed)
+
+    # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -------------------------------
+
+    def bulk_snapshot(self) -> AbstractAsyncContextManager[BulkReader]:
+        """Read in a ``REPEATABLE READ, READ ONLY`` transaction on one pooled connection."""
+        return bulk.snapshot(self._db)
+
+    async def bulk_find(
+        self, table: str, tenant_id: str, records: Sequence[BulkRecord]
+    ) -> list[BulkRecord | None]:
+        bulk.check_batch(table, tenant_id, records)
+        return await bulk.find(self._db, table, tenant_id, records)
+
+    async def bulk_insert(self, table: str, tenant_id: str, records: Sequence[BulkRecord]) -> None:
+        """Insert the batch with one ``COPY … FROM STDIN`` on a pooled connection."""
+        bulk.check_batch(table, tenant_id, records)
+        await bulk.insert(self._db, table, tenant_id, records)
 
     # -- The store itself -------------------------------------------------------------------
 

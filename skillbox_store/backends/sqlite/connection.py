@@ -9,10 +9,16 @@ statements of a method (`run`), and pays for one hop per method.
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 import sqlite3
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+import stat
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -22,7 +28,10 @@ from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableE
 
 __all__ = [
     "MEMORY",
+    "BusyTimeoutConnection",
+    "check_path",
     "connect",
+    "file_uri",
     "in_write_transaction",
     "parse_url",
     "rollback_if_open",
@@ -63,22 +72,77 @@ def parse_url(url: str) -> str:
     return path
 
 
+class _Closed(Exception):
+    """The aiosqlite connection was closed before the unit could run."""
+
+
 def _queue(
     connection: aiosqlite.Connection, function: Callable[[sqlite3.Connection], T]
-) -> Awaitable[T]:
-    """Run ``function(sqlite3_connection)`` on the connection's thread.
+) -> asyncio.Future[T]:
+    """Queue ``function(sqlite3_connection)`` on the connection's thread; return its future.
 
-    The one use of aiosqlite's private API.
+    The one use of aiosqlite's private API. aiosqlite 0.22 runs every call by putting
+    ``(future, function)`` on ``Connection._tx``, the queue its thread serves in order,
+    and keeps the `sqlite3.Connection` as ``Connection._connection`` (None once closed);
+    its public methods only queue single statements, which costs one hop each. The
+    future is ours rather than ``_execute``'s so that a caller past its deadline can
+    stop waiting without cancelling it (see `run`). `tests/test_sqlite_hop.py` fails
+    loudly if a new aiosqlite drops any of these names.
 
-    aiosqlite 0.22 queues every call through ``Connection._execute(fn, *args)`` and
-    keeps the `sqlite3.Connection` as ``Connection._conn``; its public methods only
-    queue single statements, which costs one hop each. `tests/test_sqlite_hop.py`
-    fails loudly if a new aiosqlite drops either name.
+    Raises:
+        _Closed: the connection is closed (its thread may already be gone).
     """
-    result: Awaitable[T] = connection._execute(  # type: ignore[no-untyped-call]
-        lambda: function(connection._conn)
-    )
-    return result
+    if not connection._running or connection._connection is None:
+        raise _Closed
+
+    def on_thread() -> T:
+        conn = connection._connection
+        if conn is None:
+            raise _Closed
+        return function(conn)
+
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    connection._tx.put_nowait((future, on_thread))
+    return future
+
+
+# How far the connection's busy timeout may drift from a unit's remaining time before it
+# is set again: a PRAGMA per unit would cost more than the sub-millisecond precision is
+# worth (SQLite's busy handler sleeps in steps of up to 100 ms anyway).
+_BUSY_SLACK_MS = 10
+
+# How long after its deadline a unit that no thread has started is given up by the
+# event loop. The thread itself gives up at the deadline (`_limit_busy_wait`); this only
+# catches a thread held by work that waits for no lock (a long unit ahead in the queue).
+_QUEUE_GRACE = 0.05
+
+
+class BusyTimeoutConnection(sqlite3.Connection):
+    """A `sqlite3.Connection` that remembers the busy timeout last set on it."""
+
+    busy_ms: int | None = None
+
+
+def _limit_busy_wait(conn: sqlite3.Connection, seconds: float) -> None:
+    """Make SQLite's busy handler give up after ``seconds`` (at once when <= 0)."""
+    wanted = max(0, int(seconds * 1000))
+    current = conn.busy_ms if isinstance(conn, BusyTimeoutConnection) else None
+    if current is not None and abs(current - wanted) <= _BUSY_SLACK_MS:
+        return
+    # An int formatted by us: no input reaches this statement.
+    conn.execute(sql.SET_BUSY_TIMEOUT.format(milliseconds=wanted))
+    if isinstance(conn, BusyTimeoutConnection):
+        conn.busy_ms = wanted
+
+
+def _give_up(future: asyncio.Future[Any], claim: threading.Lock, database: str) -> None:
+    """Fail a unit still queued at its deadline; one the thread started is waited for."""
+    if claim.acquire(blocking=False) and not future.done():
+        future.set_exception(
+            UnavailableError(
+                f"SQLite {database}: the connection stayed busy with other calls past busy_timeout"
+            )
+        )
 
 
 async def run(
@@ -86,28 +150,69 @@ async def run(
     database: str,
     work: Callable[..., T],
     *args: Any,
+    deadline: float | None = None,
 ) -> T:
     """Return ``work(sqlite3_connection, *args)``, run on the connection's thread.
 
-    A `sqlite3.Error` becomes its `StoreError` on that thread; a closed connection
-    is a `StoreError` too. The function is queued before the first suspension, so
-    units queued by one task run in the order it queued them.
+    A `sqlite3.Error` becomes its `StoreError` on that thread, and any other exception
+    of ``work`` a `StoreError` that says what it was; a closed connection is a
+    `StoreError` too. The function is queued before the first suspension, so units
+    queued by one task run in the order it queued them.
+
+    ``deadline`` (a `time.monotonic` time) bounds the whole call: the queue wait and
+    SQLite's busy handler together. The thread starts the unit with the busy timeout
+    cut to what is left, so of k calls queued behind a lock held elsewhere each gives
+    up at its own deadline, not after k busy timeouts; a unit still queued at its
+    deadline is dropped and never runs. Either way: `UnavailableError`.
     """
 
     def guarded(conn: sqlite3.Connection) -> T:
         try:
             return work(conn, *args)
+        except StoreError:
+            raise
         except sqlite3.Error as exc:
             raise map_error(exc, database) from exc
+        except Warning:
+            # Only an exception where warnings are made errors (the test suite's
+            # filterwarnings): it must fail the test, not pass for a StoreError.
+            raise
+        except Exception as exc:
+            # A fault of the unit itself (a value the driver cannot bind, a row it
+            # cannot read): say what it was, the connection is still fine.
+            raise StoreError(f"SQLite {database}: {type(exc).__name__}: {exc}") from exc
 
     try:
-        return await _queue(connection, guarded)
-    except StoreError:
-        raise
-    except ValueError as exc:
-        # aiosqlite's "Connection closed" (queued after close) or "no active
-        # connection" (the thread found it closed).
-        raise StoreError(f"SQLite {database}: the connection is closed") from exc
+        if deadline is None:
+            return await _queue(connection, guarded)
+        # Whoever takes the claim first decides: the thread runs the unit, or the event
+        # loop drops it at the deadline. Never both, so a dropped write never happens.
+        claim = threading.Lock()
+
+        def within_deadline(conn: sqlite3.Connection) -> T:
+            if not claim.acquire(blocking=False):
+                raise _Dropped
+            _limit_busy_wait(conn, deadline - time.monotonic())
+            return guarded(conn)
+
+        future = _queue(connection, within_deadline)
+        timer = asyncio.get_running_loop().call_later(
+            max(0.0, deadline - time.monotonic()) + _QUEUE_GRACE,
+            _give_up,
+            future,
+            claim,
+            database,
+        )
+        try:
+            return await future
+        finally:
+            timer.cancel()
+    except _Closed:
+        raise StoreError(f"SQLite {database}: the connection is closed") from None
+
+
+class _Dropped(Exception):
+    """A unit reached the thread after the event loop gave up on it; nobody waits for it."""
 
 
 def in_write_transaction(conn: sqlite3.Connection, work: Callable[..., T], *args: Any) -> T:
@@ -166,7 +271,10 @@ def rollback_savepoint(conn: sqlite3.Connection, name: str) -> None:
     conn.execute(sql.RELEASE_SAVEPOINT.format(name=name))
 
 
-def _configure(conn: sqlite3.Connection, file: bool, read_only: bool) -> None:
+def _configure(conn: sqlite3.Connection, file: bool, read_only: bool, busy_ms: int) -> None:
+    if isinstance(conn, BusyTimeoutConnection):
+        # sqlite3.connect(timeout=…) set it; `_limit_busy_wait` changes it per unit.
+        conn.busy_ms = busy_ms
     if file:
         conn.execute(sql.SET_JOURNAL_MODE_WAL).fetchone()
         conn.execute(sql.SET_SYNCHRONOUS_NORMAL)
@@ -175,42 +283,111 @@ def _configure(conn: sqlite3.Connection, file: bool, read_only: bool) -> None:
         conn.execute(sql.SET_QUERY_ONLY)
 
 
+def file_uri(database: str) -> str:
+    """Return the ``file:`` URI that opens exactly the file at path ``database``.
+
+    A path handed to SQLite as it is would be read as a URI when it starts with
+    ``file:`` (``file::memory:`` opening a private memory database per connection,
+    ``%20`` decoded): the store always opens a URI it built itself, from the absolute
+    path with every byte outside ``[A-Za-z0-9/_.~-]`` percent-encoded.
+    """
+    absolute = os.path.abspath(database)
+    # "file://" + an empty authority: the path's own leading "//" can never be read
+    # as a host name.
+    return "file://" + quote(absolute.encode("utf-8"), safe="/")
+
+
 async def connect(
     database: str, *, busy_timeout: float, read_only: bool = False
 ) -> aiosqlite.Connection:
     """Open and configure a connection: WAL for files, foreign keys on, busy timeout.
 
     Autocommit mode (``isolation_level=None``): the store opens its transactions
-    itself, so the sqlite3 module never begins or commits one behind its back.
+    itself, so the sqlite3 module never begins or commits one behind its back. A file
+    path is taken literally (see `file_uri`).
 
     Raises:
+        InvalidArgumentError: the path cannot name a database file (see `check_path`).
         UnavailableError: the file cannot be opened or is not a SQLite database.
     """
     file = database != MEMORY
     if file:
-        _check_path(database)
+        check_path(database)
+    pending = aiosqlite.connect(
+        file_uri(database) if file else database,
+        uri=file,
+        isolation_level=None,
+        timeout=busy_timeout,
+        factory=BusyTimeoutConnection,
+    )
     try:
-        connection = await aiosqlite.connect(database, isolation_level=None, timeout=busy_timeout)
+        connection = await pending
     except sqlite3.Error as exc:
+        await _thread_stopped(pending)
         raise map_error(exc, database) from exc
     try:
-        await run(connection, database, _configure, file, read_only)
+        await run(connection, database, _configure, file, read_only, int(busy_timeout * 1000))
     except BaseException:
         await connection.close()
         raise
     return connection
 
 
-def _check_path(database: str) -> None:
-    """Refuse a path SQLite cannot open, with a message that says why.
+async def _thread_stopped(pending: aiosqlite.Connection) -> None:
+    """Wait for the thread of a connection that failed to open to end.
 
-    Checked up front because a failed aiosqlite.connect leaves its worker thread
-    reporting to the event loop after the caller may have closed it.
+    aiosqlite stops it without waiting; left running, it reports to the event loop
+    after the caller may have closed it ("Event loop is closed" in a thread).
     """
-    if Path(database).is_dir():
-        raise UnavailableError(f"SQLite {database}: this is a directory, not a database file")
-    if not Path(database).parent.is_dir():
-        raise UnavailableError(
-            f"SQLite {database}: cannot create the database, "
-            f"directory {str(Path(database).parent)!r} does not exist"
+    await asyncio.to_thread(pending._thread.join)
+
+
+def check_path(database: str) -> None:
+    """Refuse a path that cannot name a database file, with a message that says why.
+
+    Checked up front so that the caller's mistakes are `InvalidArgumentError` naming
+    the problem, rather than SQLite's "unable to open database file" or a builtin
+    exception of the file system calls (a NUL, a lone surrogate, a path too long).
+
+    Raises:
+        InvalidArgumentError: a NUL or a lone surrogate in the path, a path too long
+            for the file system, a directory, or a missing parent directory.
+        UnavailableError: the file system refuses to look at the path.
+    """
+    if "\x00" in database:
+        raise InvalidArgumentError("the SQLite path holds a NUL character")
+    try:
+        database.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"the SQLite path {database!r} is not valid Unicode text (a lone surrogate)"
+        ) from None
+    if _kind(database) == "directory":
+        raise InvalidArgumentError(f"SQLite {database}: this is a directory, not a database file")
+    parent = os.path.dirname(os.path.abspath(database))
+    if _kind(parent) != "directory":
+        raise InvalidArgumentError(
+            f"SQLite {database}: cannot create the database, directory {parent!r} does not exist"
         )
+
+
+def _kind(path: str) -> str:
+    """Return "directory", "other" or "missing" for ``path``.
+
+    Raises:
+        InvalidArgumentError: the path is too long for the file system.
+        UnavailableError: the file system refuses to look (permissions, I/O).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InvalidArgumentError(
+                f"the SQLite path ({len(path)} characters) is too long for the file system"
+            ) from None
+        raise UnavailableError(
+            f"SQLite {path}: the file system refuses access: {exc.strerror}"
+        ) from exc
+    return "directory" if stat.S_ISDIR(mode) else "other"

@@ -4,8 +4,9 @@ Names are verb first and match the PostgreSQL backend's where a statement exists
 both. Statements that return records select the columns in the field order of the
 records in `skillbox_store.records`, so a row maps onto its record by position (see
 `rows`); a few add ``chain_id`` at the end. Parameters are positional (``?``), or
-numbered (``?1``) where one value is used twice. All SQL is literal text: nothing here
-is ever built from input.
+named (``:tenant_id``, bound from a dict) where one value is used twice: numbered ones
+(``?1``) bound from a sequence are deprecated in Python 3.12 and an error from 3.14. All
+SQL is literal text: nothing here is ever built from input.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ SET_FOREIGN_KEYS_ON: Final = "PRAGMA foreign_keys = ON"
 # commits may be lost) and saves an fsync per commit.
 SET_SYNCHRONOUS_NORMAL: Final = "PRAGMA synchronous = NORMAL"
 SET_QUERY_ONLY: Final = "PRAGMA query_only = ON"
+# Formatted with an int the store computes (each unit's time left), never with input.
+SET_BUSY_TIMEOUT: Final = "PRAGMA busy_timeout = {milliseconds:d}"
 SELECT_ONE: Final = "SELECT 1"
 
 BEGIN_IMMEDIATE: Final = "BEGIN IMMEDIATE"
@@ -101,6 +104,13 @@ SELECT_EXECUTIONS_PAGE: Final = (
     "files_url, files_list, duration_ms, error, created_at, finished_at FROM executions "
     "WHERE tenant_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?"
 )
+# Keyset page of executions: see SELECT_FILES_AFTER.
+SELECT_EXECUTIONS_AFTER: Final = (
+    "SELECT e.id, e.skill_name, e.skill_version, e.tenant_id, e.status, e.input, e.output, "
+    "e.logs, e.files_url, e.files_list, e.duration_ms, e.error, e.created_at, e.finished_at "
+    "FROM executions a LEFT JOIN executions e ON e.tenant_id = a.tenant_id AND e.seq < a.seq "
+    "WHERE a.tenant_id = :tenant_id AND a.id = :after ORDER BY e.seq DESC LIMIT :limit"
+)
 UPDATE_RUNNING_EXECUTION: Final = (
     "UPDATE executions SET status = ?, output = ?, logs = ?, files_url = ?, files_list = ?,"
     " duration_ms = ?, error = ?, finished_at = ? WHERE tenant_id = ? AND id = ? AND status"
@@ -140,6 +150,37 @@ UPDATE_FILE: Final = (
     "updated_at"
 )
 DELETE_FILE: Final = "DELETE FROM files WHERE tenant_id = ? AND id = ?"
+# Keyset pages, one statement: `a` is the record the page follows (found by its unique
+# key), joined to the rows just below its seq on the listing's own index. No row means
+# `after` is not in the listing (NotFoundError); one row of NULLs, an empty last page.
+SELECT_FILES_AFTER: Final = (
+    "SELECT f.id, f.tenant_id, f.session_id, f.execution_id, f.name, f.content_type, "
+    "f.size_bytes, f.s3_key, f.version, f.parent_id, f.created_at, f.updated_at FROM files a "
+    "LEFT JOIN files f ON f.tenant_id = a.tenant_id AND f.seq < a.seq "
+    "WHERE a.tenant_id = :tenant_id AND a.id = :after ORDER BY f.seq DESC LIMIT :limit"
+)
+SELECT_FILES_AFTER_BY_SESSION: Final = (
+    "SELECT f.id, f.tenant_id, f.session_id, f.execution_id, f.name, f.content_type, "
+    "f.size_bytes, f.s3_key, f.version, f.parent_id, f.created_at, f.updated_at FROM files a "
+    "LEFT JOIN files f ON f.tenant_id = a.tenant_id AND f.session_id = :session_id "
+    "AND f.seq < a.seq WHERE a.tenant_id = :tenant_id AND a.id = :after "
+    "AND a.session_id = :session_id ORDER BY f.seq DESC LIMIT :limit"
+)
+SELECT_FILES_AFTER_BY_EXECUTION: Final = (
+    "SELECT f.id, f.tenant_id, f.session_id, f.execution_id, f.name, f.content_type, "
+    "f.size_bytes, f.s3_key, f.version, f.parent_id, f.created_at, f.updated_at FROM files a "
+    "LEFT JOIN files f ON f.tenant_id = a.tenant_id AND f.execution_id = :execution_id "
+    "AND f.seq < a.seq WHERE a.tenant_id = :tenant_id AND a.id = :after "
+    "AND a.execution_id = :execution_id ORDER BY f.seq DESC LIMIT :limit"
+)
+SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION: Final = (
+    "SELECT f.id, f.tenant_id, f.session_id, f.execution_id, f.name, f.content_type, "
+    "f.size_bytes, f.s3_key, f.version, f.parent_id, f.created_at, f.updated_at FROM files a "
+    "LEFT JOIN files f ON f.tenant_id = a.tenant_id AND f.session_id = :session_id "
+    "AND f.execution_id = :execution_id AND f.seq < a.seq WHERE a.tenant_id = :tenant_id "
+    "AND a.id = :after AND a.session_id = :session_id AND a.execution_id = :execution_id "
+    "ORDER BY f.seq DESC LIMIT :limit"
+)
 SELECT_FILES_PAGE: Final = (
     "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
     "s3_key, version, parent_id, created_at, updated_at FROM files WHERE tenant_id = ? "
@@ -168,14 +209,14 @@ SELECT_SESSION_FILES: Final = (
 SELECT_CHAIN_HEAD: Final = (
     "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
     "s3_key, version, parent_id, created_at, updated_at, chain_id FROM files WHERE "
-    "tenant_id = ?1 AND chain_id = (SELECT chain_id FROM files WHERE tenant_id = ?1 AND id "
-    "= ?2) ORDER BY version DESC LIMIT 1"
+    "tenant_id = :tenant_id AND chain_id = (SELECT chain_id FROM files WHERE tenant_id = "
+    ":tenant_id AND id = :file_id) ORDER BY version DESC LIMIT 1"
 )
 SELECT_FILE_VERSIONS: Final = (
     "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
-    "s3_key, version, parent_id, created_at, updated_at FROM files WHERE tenant_id = ?1 AND"
-    " chain_id = (SELECT chain_id FROM files WHERE tenant_id = ?1 AND id = ?2) ORDER BY "
-    "version DESC"
+    "s3_key, version, parent_id, created_at, updated_at FROM files WHERE tenant_id = "
+    ":tenant_id AND chain_id = (SELECT chain_id FROM files WHERE tenant_id = :tenant_id AND "
+    "id = :file_id) ORDER BY version DESC"
 )
 
 # -- Sessions ---------------------------------------------------------------------------
@@ -200,14 +241,149 @@ TOUCH_SESSION: Final = (
 )
 DELETE_SESSION: Final = "DELETE FROM sessions WHERE tenant_id = ? AND external_id = ?"
 
+# -- Purge and prune --------------------------------------------------------------------
+
+# Files first: they reference executions and each other, and SQLite checks immediate
+# foreign keys at the end of each statement, so one statement may drop a whole chain.
+DELETE_TENANT_FILES: Final = "DELETE FROM files WHERE tenant_id = ? RETURNING s3_key"
+DELETE_TENANT_EXECUTIONS: Final = "DELETE FROM executions WHERE tenant_id = ?"
+DELETE_TENANT_SESSIONS: Final = "DELETE FROM sessions WHERE tenant_id = ?"
+DELETE_TENANT_SKILLS: Final = "DELETE FROM skills WHERE tenant_id = ?"
+DELETE_TENANT_KEYS: Final = "DELETE FROM api_keys WHERE tenant_id = ?"
+# The partial index files_tenant_execution_newest serves the NOT EXISTS probe.
+DELETE_FINISHED_EXECUTIONS: Final = (
+    "DELETE FROM executions WHERE tenant_id = ?1 AND status <> 'running' AND finished_at IS "
+    "NOT NULL AND finished_at < ?2 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.tenant_id "
+    "= ?1 AND f.execution_id = executions.id)"
+)
+# Run after DELETE_FINISHED_EXECUTIONS in the same transaction: what it left of the
+# candidates is exactly what files still name.
+SELECT_FINISHED_EXECUTION_COUNT: Final = (
+    "SELECT count(*) FROM executions WHERE tenant_id = ?1 AND status <> 'running' AND "
+    "finished_at IS NOT NULL AND finished_at < ?2"
+)
+# A purge runs several changing statements: inside a transaction() block a savepoint
+# makes it all-or-nothing on its own (outside one, BEGIN IMMEDIATE already does).
+SAVEPOINT_PURGE: Final = "SAVEPOINT purge_tenant"
+RELEASE_SAVEPOINT_PURGE: Final = "RELEASE SAVEPOINT purge_tenant"
+ROLLBACK_TO_SAVEPOINT_PURGE: Final = "ROLLBACK TO SAVEPOINT purge_tenant"
+
+# -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -----------------------------
+
+# A deferred transaction on a reader connection: in WAL mode its first read fixes the
+# snapshot every later read of the export sees, without blocking any writer.
+BEGIN_DEFERRED: Final = "BEGIN DEFERRED"
+START_READ_SNAPSHOT: Final = "SELECT count(*) FROM sqlite_master"
+SELECT_BULK_TENANTS: Final = (
+    "SELECT tenant_id FROM api_keys UNION SELECT tenant_id FROM executions UNION "
+    "SELECT tenant_id FROM files UNION SELECT tenant_id FROM sessions UNION "
+    "SELECT tenant_id FROM skills ORDER BY 1"
+)
+# Every tenant, one after another, each in creation order: the (tenant_id, seq DESC)
+# indexes read backwards give exactly this order without a sort.
+SELECT_BULK_KEYS: Final = (
+    "SELECT id, key_hash, tenant_id, name, created_at, revoked_at FROM api_keys "
+    "ORDER BY tenant_id DESC, seq"
+)
+SELECT_BULK_TENANT_KEYS: Final = (
+    "SELECT id, key_hash, tenant_id, name, created_at, revoked_at FROM api_keys "
+    "WHERE tenant_id = ? ORDER BY seq"
+)
+SELECT_BULK_EXECUTIONS: Final = (
+    "SELECT id, skill_name, skill_version, tenant_id, status, input, output, logs, "
+    "files_url, files_list, duration_ms, error, created_at, finished_at FROM executions "
+    "ORDER BY tenant_id DESC, seq"
+)
+SELECT_BULK_TENANT_EXECUTIONS: Final = (
+    "SELECT id, skill_name, skill_version, tenant_id, status, input, output, logs, "
+    "files_url, files_list, duration_ms, error, created_at, finished_at FROM executions "
+    "WHERE tenant_id = ? ORDER BY seq"
+)
+SELECT_BULK_FILES: Final = (
+    "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
+    "s3_key, version, parent_id, created_at, updated_at FROM files ORDER BY tenant_id DESC, seq"
+)
+SELECT_BULK_TENANT_FILES: Final = (
+    "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
+    "s3_key, version, parent_id, created_at, updated_at FROM files WHERE tenant_id = ? "
+    "ORDER BY seq"
+)
+SELECT_BULK_SESSIONS: Final = (
+    "SELECT id, tenant_id, external_id, created_at, last_accessed_at FROM sessions "
+    "ORDER BY tenant_id, id"
+)
+SELECT_BULK_TENANT_SESSIONS: Final = (
+    "SELECT id, tenant_id, external_id, created_at, last_accessed_at FROM sessions "
+    "WHERE tenant_id = ? ORDER BY id"
+)
+SELECT_BULK_SKILLS: Final = (
+    "SELECT tenant_id, name, version, description, lang, uploaded_at FROM skills "
+    "ORDER BY tenant_id, name, upload_seq"
+)
+SELECT_BULK_TENANT_SKILLS: Final = (
+    "SELECT tenant_id, name, version, description, lang, uploaded_at FROM skills "
+    "WHERE tenant_id = ? ORDER BY name, upload_seq"
+)
+# The stored records with the keys of a batch, the keys passed as one JSON array.
+SELECT_BULK_FOUND_KEYS: Final = (
+    "SELECT id, key_hash, tenant_id, name, created_at, revoked_at FROM api_keys "
+    "WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))"
+)
+SELECT_BULK_FOUND_EXECUTIONS: Final = (
+    "SELECT id, skill_name, skill_version, tenant_id, status, input, output, logs, "
+    "files_url, files_list, duration_ms, error, created_at, finished_at FROM executions "
+    "WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))"
+)
+SELECT_BULK_FOUND_FILES: Final = (
+    "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
+    "s3_key, version, parent_id, created_at, updated_at FROM files WHERE tenant_id = ? AND "
+    "id IN (SELECT value FROM json_each(?))"
+)
+SELECT_BULK_FOUND_SESSIONS: Final = (
+    "SELECT id, tenant_id, external_id, created_at, last_accessed_at FROM sessions "
+    "WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))"
+)
+SELECT_BULK_FOUND_SKILLS: Final = (
+    "SELECT tenant_id, name, version, description, lang, uploaded_at FROM skills WHERE "
+    "tenant_id = ?1 AND (name, version) IN (SELECT json_extract(value, '$[0]'), "
+    "json_extract(value, '$[1]') FROM json_each(?2))"
+)
+INSERT_BULK_KEY: Final = (
+    "INSERT INTO api_keys (id, key_hash, tenant_id, name, created_at, revoked_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+# A file joins its parent's chain; a root file (or one whose parent is missing, which
+# the foreign key then refuses) starts its own.
+INSERT_BULK_FILE: Final = (
+    "INSERT INTO files (id, tenant_id, session_id, execution_id, name, content_type, "
+    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) VALUES (?1, "
+    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, COALESCE((SELECT p.chain_id FROM files p "
+    "WHERE p.tenant_id = ?2 AND p.id = ?10), ?1))"
+)
+INSERT_BULK_SESSION: Final = (
+    "INSERT INTO sessions (id, tenant_id, external_id, created_at, last_accessed_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+# Each inserted version becomes the latest upload of its skill, as in UPSERT_SKILL.
+INSERT_BULK_SKILL: Final = (
+    "INSERT INTO skills (tenant_id, name, version, description, lang, uploaded_at, "
+    "upload_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(upload_seq), 0) + 1 "
+    "FROM skills WHERE tenant_id = ?1 AND name = ?2))"
+)
+# A batch is all or nothing inside a transaction() block too.
+SAVEPOINT_BULK: Final = "SAVEPOINT bulk_insert"
+RELEASE_SAVEPOINT_BULK: Final = "RELEASE SAVEPOINT bulk_insert"
+ROLLBACK_TO_SAVEPOINT_BULK: Final = "ROLLBACK TO SAVEPOINT bulk_insert"
+
 # -- Skills -----------------------------------------------------------------------------
 
 # upload_seq: one more than any version of this skill has, so the upsert always makes
 # this version the latest; the primary key's (tenant_id, name) prefix serves the MAX.
 UPSERT_SKILL: Final = (
     "INSERT INTO skills (tenant_id, name, version, description, lang, uploaded_at, "
-    "upload_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(upload_seq), 0) + 1 "
-    "FROM skills WHERE tenant_id = ?1 AND name = ?2)) ON CONFLICT (tenant_id, name, "
+    "upload_seq) VALUES (:tenant_id, :name, :version, :description, :lang, :uploaded_at, "
+    "(SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM skills WHERE tenant_id = :tenant_id AND "
+    "name = :name)) ON CONFLICT (tenant_id, name, "
     "version) DO UPDATE SET description = excluded.description, lang = excluded.lang, "
     "uploaded_at = excluded.uploaded_at, upload_seq = excluded.upload_seq RETURNING "
     "tenant_id, name, version, description, lang, uploaded_at"

@@ -10,18 +10,26 @@ transaction, since they would otherwise see its uncommitted writes.
 Locking. Every unit of work on the writer runs in ``BEGIN IMMEDIATE`` (other processes
 wait up to ``busy_timeout``, then `UnavailableError`). A `transaction()` block holds an
 asyncio lock for its whole block; a plain write (or, on a single connection, a read)
-arriving meanwhile waits up to ``busy_timeout`` for it, then is `UnavailableError` —
-and one from the task that holds the block is a `StoreError` at once, since waiting
-for itself would never end.
+arriving meanwhile waits for it, then is `UnavailableError` — and one from the task
+that holds the block is a `StoreError` at once, since waiting for itself would never
+end.
+
+Timeouts. Every call outside a block (and every `transaction()` start) has one
+deadline, ``busy_timeout`` after it was made, for everything it waits for: another
+task's block, the units queued ahead of it on the connection's thread, and another
+process's lock in SQLite's busy handler (`connection.run`). However many calls queue,
+each gives up at its own deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from itertools import cycle
 from types import TracebackType
@@ -30,10 +38,11 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 
 from skillbox_store import validation as check
-from skillbox_store.backends.sqlite import units
+from skillbox_store.backends.sqlite import bulk, retention, units
 from skillbox_store.backends.sqlite.connection import (
     begin_immediate,
     commit,
+    connect,
     in_write_transaction,
     release_savepoint,
     rollback_if_open,
@@ -41,8 +50,17 @@ from skillbox_store.backends.sqlite.connection import (
     run,
     savepoint,
 )
+from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import NotFoundError, StoreError, UnavailableError
-from skillbox_store.records import APIKey, Execution, File, FileFilter, Session, SkillRecord
+from skillbox_store.records import (
+    APIKey,
+    Execution,
+    File,
+    FileFilter,
+    RetentionReport,
+    Session,
+    SkillRecord,
+)
 from skillbox_store.store import Store
 
 __all__ = ["SqliteStore"]
@@ -79,6 +97,10 @@ class SqliteStore:
     Each method costs one hop to a connection thread, whatever number of statements it
     runs. See the module docstring for the connections and locking.
     """
+
+    # Optional capabilities this backend offers (`skillbox_store.capabilities`): "stats"
+    # is `table_counts`, "bulk" the `bulk_*` methods.
+    capabilities = frozenset({"stats", "bulk"})
 
     def __init__(
         self,
@@ -130,7 +152,11 @@ class SqliteStore:
         if self._scope is not None and not self._scope.active:
             raise StoreError("the transaction has ended; use the store it was opened on")
 
-    async def _wait_for_transaction(self) -> None:
+    def _deadline(self) -> float:
+        """The `time.monotonic` time by which a call made now must have given up."""
+        return time.monotonic() + self._shared.busy_timeout
+
+    async def _wait_for_transaction(self, deadline: float) -> None:
         """Return once no transaction block of another task holds the writer.
 
         Returns without suspending when none does; the caller then queues its unit
@@ -145,7 +171,7 @@ class SqliteStore:
                 "use the transaction's store (tx) inside the block"
             )
         try:
-            async with asyncio.timeout(shared.busy_timeout):
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 while shared.lock.locked():
                     async with shared.lock:
                         pass
@@ -161,10 +187,11 @@ class SqliteStore:
         if self._scope is not None:
             # The block's own connection: it sees the block's uncommitted writes.
             return await run(shared.writer, shared.database, work, *args)
+        deadline = self._deadline()
         if shared.next_reader is not None:
-            return await run(shared.next_reader(), shared.database, work, *args)
-        await self._wait_for_transaction()
-        return await run(shared.writer, shared.database, work, *args)
+            return await run(shared.next_reader(), shared.database, work, *args, deadline=deadline)
+        await self._wait_for_transaction(deadline)
+        return await run(shared.writer, shared.database, work, *args, deadline=deadline)
 
     async def _write(self, work: Callable[..., T], *args: Any) -> T:
         self._check_usable()
@@ -173,8 +200,11 @@ class SqliteStore:
             # Inside a block every unit has at most one changing statement, which
             # SQLite undoes by itself when it fails: no savepoint needed per method.
             return await run(shared.writer, shared.database, work, *args)
-        await self._wait_for_transaction()
-        return await run(shared.writer, shared.database, in_write_transaction, work, *args)
+        deadline = self._deadline()
+        await self._wait_for_transaction(deadline)
+        return await run(
+            shared.writer, shared.database, in_write_transaction, work, *args, deadline=deadline
+        )
 
     # -- API keys ---------------------------------------------------------------------------
 
@@ -220,12 +250,18 @@ class SqliteStore:
         return await self._read(units.get_execution, tenant_id, execution_id)
 
     async def list_executions(
-        self, tenant_id: str, limit: int = check.EXECUTIONS_PAGE_DEFAULT, offset: int = 0
+        self,
+        tenant_id: str,
+        limit: int = check.EXECUTIONS_PAGE_DEFAULT,
+        offset: int = 0,
+        *,
+        after: str | None = None,
     ) -> list[Execution]:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        return await self._read(units.list_executions, tenant_id, limit, offset)
+        after = check.check_after(after, offset)
+        return await self._read(units.list_executions, tenant_id, limit, offset, after)
 
     async def update_execution(self, execution: Execution) -> Execution:
         execution = check.check_execution_update(execution)
@@ -345,6 +381,55 @@ class SqliteStore:
         check.check_text("name", name)
         return await self._read(units.resolve_latest_version, tenant_id, name)
 
+    # -- Keeping data -----------------------------------------------------------------------
+
+    async def purge_tenant(self, tenant_id: str) -> RetentionReport:
+        check.check_text("tenant_id", tenant_id)
+        return await self._write(retention.purge_tenant, tenant_id)
+
+    async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
+        check.check_text("tenant_id", tenant_id)
+        finished_before = check.check_time("finished_before", finished_before)
+        return await self._write(retention.prune_executions, tenant_id, finished_before)
+
+    # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -------------------------------
+
+    @asynccontextmanager
+    async def bulk_snapshot(self) -> AsyncIterator[BulkReader]:
+        """Read in a deferred transaction on a connection of its own, blocking no writer.
+
+        With a single connection (``:memory:``, a caller's connection) the snapshot
+        holds the writer like a transaction block: other tasks wait for it to close.
+        """
+        self._check_usable()
+        shared = self._shared
+        if not shared.readers:
+            async with self._hold_writer(self._deadline()):
+                await run(shared.writer, shared.database, bulk.begin_snapshot)
+                try:
+                    yield bulk.SqliteBulkReader(shared.writer, shared.database)
+                finally:
+                    await run(shared.writer, shared.database, bulk.end_snapshot)
+            return
+        conn = await connect(shared.database, busy_timeout=shared.busy_timeout, read_only=True)
+        try:
+            await run(conn, shared.database, bulk.begin_snapshot)
+            yield bulk.SqliteBulkReader(conn, shared.database)
+        finally:
+            # Shielded: a cancelled export must not leave the connection's thread behind.
+            await asyncio.shield(conn.close())
+
+    async def bulk_find(
+        self, table: str, tenant_id: str, records: Sequence[BulkRecord]
+    ) -> list[BulkRecord | None]:
+        bulk.check_batch(table, tenant_id, records)
+        return await self._read(bulk.find, table, tenant_id, records)
+
+    async def bulk_insert(self, table: str, tenant_id: str, records: Sequence[BulkRecord]) -> None:
+        """Insert the batch with one executemany in one unit of work."""
+        bulk.check_batch(table, tenant_id, records)
+        await self._write(bulk.insert, table, tenant_id, records)
+
     # -- The store itself -------------------------------------------------------------------
 
     async def table_counts(self) -> dict[str, int]:
@@ -370,9 +455,10 @@ class SqliteStore:
     async def _transaction(self) -> AsyncIterator[Store]:
         self._check_usable()
         if self._scope is None:
+            deadline = self._deadline()
             async with (
-                self._hold_writer(),
-                self._block(begin_immediate, commit, rollback_if_open) as tx,
+                self._hold_writer(deadline),
+                self._block(begin_immediate, commit, rollback_if_open, deadline) as tx,
             ):
                 yield tx
         else:
@@ -385,7 +471,7 @@ class SqliteStore:
                 yield tx
 
     @asynccontextmanager
-    async def _hold_writer(self) -> AsyncIterator[None]:
+    async def _hold_writer(self, deadline: float) -> AsyncIterator[None]:
         shared = self._shared
         if shared.owner is not None and shared.owner is asyncio.current_task():
             raise StoreError(
@@ -393,7 +479,7 @@ class SqliteStore:
                 "nest through the transaction's store (tx.transaction())"
             )
         try:
-            async with asyncio.timeout(shared.busy_timeout):
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await shared.lock.acquire()
         except TimeoutError:
             raise UnavailableError(
@@ -413,16 +499,18 @@ class SqliteStore:
         begin: Callable[[sqlite3.Connection], None],
         end: Callable[[sqlite3.Connection], None],
         undo: Callable[[sqlite3.Connection], None],
+        deadline: float | None = None,
     ) -> AsyncIterator[Store]:
         """Run ``begin``, yield the block's store, then ``end`` it, or ``undo`` on error.
 
         Every unit is queued on the writer before this coroutine can suspend, so a
         cancelled task's units still run, in order, before anything queued after the
-        lock is released.
+        lock is released. Only ``begin`` has a ``deadline``: once the block holds the
+        database, ending it must not be given up.
         """
         shared = self._shared
         try:
-            await run(shared.writer, shared.database, begin)
+            await run(shared.writer, shared.database, begin, deadline=deadline)
         except asyncio.CancelledError:
             # The queued BEGIN/SAVEPOINT still runs: undo it right behind it.
             await self._undo(undo)

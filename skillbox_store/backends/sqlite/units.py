@@ -49,7 +49,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _one(conn: Connection, statement: str, params: tuple[Any, ...]) -> Any:
+def _one(conn: Connection, statement: str, params: tuple[Any, ...] | dict[str, Any]) -> Any:
     return conn.execute(statement, params).fetchone()
 
 
@@ -126,10 +126,24 @@ def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execut
     return execution_from_row(row)
 
 
-def list_executions(conn: Connection, tenant_id: str, limit: int, offset: int) -> list[Execution]:
-    """Return a page of the tenant's executions, newest first."""
-    cursor = conn.execute(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
-    return [execution_from_row(r) for r in cursor]
+def _keyset_page(rows: list[Any], after: str) -> list[Any]:
+    """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape)."""
+    if not rows:
+        raise NotFoundError(f"no record {after} in this listing to list after")
+    # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
+    return [] if rows[0][0] is None else rows
+
+
+def list_executions(
+    conn: Connection, tenant_id: str, limit: int, offset: int, after: str | None = None
+) -> list[Execution]:
+    """Return a page of the tenant's executions, newest first, following ``after`` if set."""
+    if after is None:
+        cursor = conn.execute(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
+        return [execution_from_row(r) for r in cursor]
+    params = {"tenant_id": tenant_id, "after": after, "limit": limit}
+    found = conn.execute(sql.SELECT_EXECUTIONS_AFTER, params).fetchall()
+    return [execution_from_row(r) for r in _keyset_page(found, after)]
 
 
 def update_execution(conn: Connection, execution: Execution) -> Execution:
@@ -259,6 +273,15 @@ def delete_file(conn: Connection, tenant_id: str, file_id: str) -> None:
 
 def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
     """Return a page of the tenant's files, newest first, filtered as asked."""
+    if wanted.after is not None:
+        keyset = {
+            "tenant": sql.SELECT_FILES_AFTER,
+            "session": sql.SELECT_FILES_AFTER_BY_SESSION,
+            "execution": sql.SELECT_FILES_AFTER_BY_EXECUTION,
+            "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
+        }[wanted.narrowed_by]
+        found = conn.execute(keyset, wanted.named_params).fetchall()
+        return [file_from_row(r) for r in _keyset_page(found, wanted.after)]
     statement = {
         "tenant": sql.SELECT_FILES_PAGE,
         "session": sql.SELECT_FILES_PAGE_BY_SESSION,
@@ -289,7 +312,7 @@ def create_file_version(
     and inserting after it, so versions never collide (the unique index would refuse
     it anyway).
     """
-    head_row = _one(conn, sql.SELECT_CHAIN_HEAD, (tenant_id, file_id))
+    head_row = _one(conn, sql.SELECT_CHAIN_HEAD, {"tenant_id": tenant_id, "file_id": file_id})
     if head_row is None:
         raise NotFoundError(f"tenant has no file {file_id}")
     head = file_from_row(head_row)
@@ -315,7 +338,7 @@ def create_file_version(
 
 def list_file_versions(conn: Connection, tenant_id: str, file_id: str) -> list[File]:
     """Return the whole chain of the file, highest version first."""
-    cursor = conn.execute(sql.SELECT_FILE_VERSIONS, (tenant_id, file_id))
+    cursor = conn.execute(sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": file_id})
     return [file_from_row(r) for r in cursor]
 
 
@@ -367,14 +390,14 @@ def upsert_skill(conn: Connection, record: SkillRecord) -> SkillRecord:
     row = _one(
         conn,
         sql.UPSERT_SKILL,
-        (
-            record.tenant_id,
-            record.name,
-            record.version,
-            record.description,
-            record.lang,
-            dump_time(utc_now()),
-        ),
+        {
+            "tenant_id": record.tenant_id,
+            "name": record.name,
+            "version": record.version,
+            "description": record.description,
+            "lang": record.lang,
+            "uploaded_at": dump_time(utc_now()),
+        },
     )
     return skill_from_row(row)
 
