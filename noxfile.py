@@ -93,7 +93,8 @@ def mutation(session: nox.Session) -> None:
     root = Path(__file__).resolve().parent
     work = Path(session.create_tmp()) / "mutation"
     work.mkdir(exist_ok=True)
-    for package in ("skillbox_store", "contract_tests"):
+    # docs/contract.md: the suite's clause map test reads it.
+    for package in ("skillbox_store", "contract_tests", "docs"):
         shutil.copytree(
             root / package,
             work / package,
@@ -106,7 +107,9 @@ def mutation(session: nox.Session) -> None:
         "source_paths=skillbox_store",
         "only_mutate=",
         *(f"    {pattern}" for pattern in MUTATED),
-        "also_copy=contract_tests",
+        "also_copy=",
+        "    contract_tests",
+        "    docs",
         "pytest_add_cli_args_test_selection=contract_tests",
         "pytest_add_cli_args=",
         *(f"    {arg}" for arg in MUTATION_PYTEST_ARGS),

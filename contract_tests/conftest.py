@@ -14,6 +14,7 @@ if "contract_tests.plugin" not in sys.modules:
         harness,
         postgres_url,
         pytest_addoption,
+        pytest_collection_modifyitems,
         pytest_configure,
         pytest_generate_tests,
         pytest_report_header,

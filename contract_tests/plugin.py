@@ -35,6 +35,7 @@ __all__ = [
     "harness",
     "postgres_url",
     "pytest_addoption",
+    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_generate_tests",
     "pytest_report_header",
@@ -114,6 +115,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{target_id}: tested {', '.join(tested)}; skipped (not declared) {', '.join(skipped)}"
         )
+
+
+def _run_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("clause") is not None:
+        return 0
+    return 2 if item.name.startswith("test_stateful") else 1
+
+
+def _in_suite(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and module.__name__.startswith("contract_tests.")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the suite's targeted clause tests first and its stateful machine last.
+
+    A broken clause is then reported by the test that names it, within seconds, before
+    the slower random tests run (and with ``-x``, instead of them). Tests from outside
+    the suite, in a run that collects both, keep their order, ahead of the suite's.
+    """
+    suite = sorted((item for item in items if _in_suite(item)), key=_run_order)
+    items[:] = [item for item in items if not _in_suite(item)] + suite
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -217,9 +217,7 @@ def test_after_naming_no_record_of_the_listing_is_not_found(harness: Harness) ->
         call(store.create_file(File(tenant_id=tenant, name="s", s3_key="k", session_id=session)))
     )
     by_execution = harness.run(
-        call(
-            store.create_file(File(tenant_id=tenant, name="x", s3_key="k", execution_id=mine.id))
-        )
+        call(store.create_file(File(tenant_id=tenant, name="x", s3_key="k", execution_id=mine.id)))
     )
     deleted = harness.run(call(store.create_file(File(tenant_id=tenant, name="d", s3_key="k"))))
     harness.run(call(store.delete_file(tenant, deleted.id)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final, TypeVar
@@ -33,6 +34,7 @@ from skillbox_store.limits import (
     JSON_INT_MAX,
     JSON_INT_MIN,
     JSON_MAX_DEPTH,
+    JSON_MAX_VALUES,
 )
 
 T = TypeVar("T")
@@ -167,6 +169,35 @@ def test_json_nesting_is_limited(harness: Harness) -> None:
     listed = _at_stack_depth(700, lambda: harness.run(call(store.list_executions(t))))
     assert {e.id: (e.input, e.output) for e in listed}[stored.id] == (deepest, deepest)
     assert harness.run(call(store.get_execution(t, stored.id))).model_dump(mode="json")
+
+
+@clause("input.json.size")
+def test_json_size_is_limited(harness: Harness) -> None:
+    """Over a million values is refused at once, shared lists counted once per use."""
+    t = new_tenant()
+    store = harness.store
+    running = harness.run(call(store.create_execution(_execution(t))))
+    shared: list[object] = []
+    for _ in range(60):
+        shared = [shared, shared]  # 2**61 values once written out
+    # With the list itself, one value too many; in an object, the object counts too.
+    flat = [0] * JSON_MAX_VALUES
+    wrapped = {"rows": [0] * (JSON_MAX_VALUES - 1)}
+    for field in ("input", "output"):
+        for label, too_big in (
+            ("a shared list 60 deep", shared),
+            ("a flat list", flat),
+            ("an object of a list", wrapped),
+        ):
+            started = time.monotonic()
+            cases = _with_each_writer(t, running.id, **{field: too_big})
+            _refused(harness, t, [(f"{c} {field} {label}", f) for c, f in cases], naming=field)
+            elapsed = time.monotonic() - started
+            assert elapsed < 10, f"refusing {label} took {elapsed:.1f} s"
+    # The limit itself is accepted: an object (1) holding a list (1) of 999,998 values.
+    at_limit = {"rows": [None] * (JSON_MAX_VALUES - 3), "n": 1}
+    stored = harness.run(call(store.create_execution(_execution(t, input=at_limit))))
+    assert harness.run(call(store.get_execution(t, stored.id))).input == at_limit
 
 
 @clause("input.json.integers")

@@ -8,6 +8,10 @@ One async contract, `Store`, and backends chosen by URL through `open_store`::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+from skillbox_store._version import __version__ as __version__
 from skillbox_store.errors import (
     AlreadyExistsError,
     AlreadyFinishedError,
@@ -16,23 +20,61 @@ from skillbox_store.errors import (
     InvalidArgumentError,
     MigrationError,
     NotFoundError,
+    SchemaOutdatedError,
     StoreError,
     UnavailableError,
 )
 from skillbox_store.keys import generate_key, hash_key
-from skillbox_store.open import available_schemes, open_store
-from skillbox_store.records import (
-    EXECUTION_STATUSES,
-    APIKey,
-    Execution,
-    ExecutionStatus,
-    File,
-    FileFilter,
-    RetentionReport,
-    Session,
-    SkillRecord,
-)
-from skillbox_store.store import Store
+
+if TYPE_CHECKING:
+    from skillbox_store.open import available_schemes, open_store
+    from skillbox_store.records import (
+        EXECUTION_STATUSES,
+        APIKey,
+        Execution,
+        ExecutionStatus,
+        File,
+        FileFilter,
+        RetentionReport,
+        Session,
+        SkillRecord,
+    )
+    from skillbox_store.store import Store
+
+# Imported on first use (PEP 562 ``__getattr__``): the records are SQLModel classes, and
+# SQLModel, SQLAlchemy and pydantic take most of a start-up that the command line's
+# help, and a program that only needs the errors, should not pay. The names above
+# under TYPE_CHECKING are what type checkers see; keep the two lists in step.
+_LAZY: Final = {
+    "available_schemes": "skillbox_store.open",
+    "open_store": "skillbox_store.open",
+    "EXECUTION_STATUSES": "skillbox_store.records",
+    "APIKey": "skillbox_store.records",
+    "Execution": "skillbox_store.records",
+    "ExecutionStatus": "skillbox_store.records",
+    "File": "skillbox_store.records",
+    "FileFilter": "skillbox_store.records",
+    "RetentionReport": "skillbox_store.records",
+    "Session": "skillbox_store.records",
+    "SkillRecord": "skillbox_store.records",
+    "Store": "skillbox_store.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name of the package from its module on first access."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names too, before they are first imported."""
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "EXECUTION_STATUSES",
@@ -49,6 +91,7 @@ __all__ = [
     "MigrationError",
     "NotFoundError",
     "RetentionReport",
+    "SchemaOutdatedError",
     "Session",
     "SkillRecord",
     "Store",

@@ -6,7 +6,12 @@ Every backend raises these and only these: a driver's own exception never leaves
 
 from __future__ import annotations
 
+from typing import Final
+
+from skillbox_store.urls import redact_url
+
 __all__ = [
+    "OUTER_STORE_IN_TRANSACTION",
     "AlreadyExistsError",
     "AlreadyFinishedError",
     "AlreadyRevokedError",
@@ -14,8 +19,11 @@ __all__ = [
     "InvalidArgumentError",
     "MigrationError",
     "NotFoundError",
+    "SchemaOutdatedError",
     "StoreError",
     "UnavailableError",
+    "not_found",
+    "shown",
 ]
 
 
@@ -63,3 +71,60 @@ class MigrationError(StoreError):
     Also raised when a released migration file was changed, or when the database was
     migrated by a newer version of this library.
     """
+
+
+class SchemaOutdatedError(MigrationError):
+    """The database's schema is older than this code, and the store was not migrated.
+
+    Raised by `open_store` with ``migrate=False`` (and by a store built around a
+    connection or pool of the caller, at its first call). The message names the
+    version found, the version needed and the command that migrates the database;
+    ``found`` and ``needed`` hold the two versions.
+    """
+
+    def __init__(self, found: int, needed: int, url: str) -> None:
+        shown_url = redact_url(url)
+        super().__init__(
+            f"the schema of {shown_url} is at version {found}, this skillbox-store needs "
+            f"version {needed}: run `skillbox-store migrate {shown_url}`, or open the store "
+            "with migrations on"
+        )
+        self.found = found
+        self.needed = needed
+
+
+# -- the wording every backend shares -----------------------------------------------------
+# One text per kind of failure, whichever backend raises it: a caller (or a test) that
+# reads a message learns nothing about which backend is underneath.
+
+OUTER_STORE_IN_TRANSACTION: Final = (
+    "this task has a transaction open on the store: inside the block, use the "
+    "transaction's store (tx), and tx.transaction() to nest"
+)
+"""The `StoreError` of a call through the outer store from inside its own transaction block."""
+
+
+def shown(value: object) -> str:
+    """Render a caller's value for a message: short, and without calling its own code.
+
+    A value may be megabytes long, an int too long for `str`, or an object whose
+    ``__repr__`` raises; none of that may turn a refusal into another error.
+    """
+    if type(value) is str:
+        if len(value) <= 40:
+            return repr(value)
+        return f"{value[:40]!r}… ({len(value)} characters)"
+    if type(value) is int and -(10**20) < value < 10**20:
+        return str(value)
+    return f"a value of type {type(value).__name__}"
+
+
+def not_found(tenant_id: object, what: str) -> NotFoundError:
+    """Return the `NotFoundError` for a record the tenant does not have.
+
+    The one wording on every backend, for a missing record and a malformed id alike:
+    ``tenant 'acme' has no execution '8c0e…'``. ``what`` names the record, its values
+    rendered with `shown`: ``f"execution {shown(execution_id)}"``,
+    ``f"session with external id {shown(external_id)}"``.
+    """
+    return NotFoundError(f"tenant {shown(tenant_id)} has no {what}")

@@ -20,6 +20,7 @@ __all__ = [
     "JSON_INT_MAX",
     "JSON_INT_MIN",
     "JSON_MAX_DEPTH",
+    "JSON_MAX_VALUES",
     "KEY_HASH_MIN_LENGTH",
 ]
 
@@ -39,6 +40,13 @@ INT32_MAX: Final = 2**31 - 1
 # while pydantic's JSON dump alone fails past 254 levels and json.loads at ~900 less the
 # caller's depth.
 JSON_MAX_DEPTH: Final = 64
+
+# How many values (scalars, lists and objects, counted as written out) `input` and
+# `output` may hold. A value built in Python can share one list many times over
+# (`v = [v, v]`, sixty times): tiny in memory, 2**60 values once serialized, so every
+# backend would hang writing it. Counting the values as they would be written bounds
+# both the check and the write.
+JSON_MAX_VALUES: Final = 1_000_000
 
 # The integers a JSON value may hold: what a 64-bit reader, signed or unsigned, can take.
 # Larger ones stored fine but read back only as far as Python's 4,300-digit limit for

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Generator
-from importlib.metadata import entry_points
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias
 
-from skillbox_store.errors import InvalidArgumentError, StoreError
-from skillbox_store.store import Store
+from skillbox_store.errors import InvalidArgumentError, SchemaOutdatedError, StoreError
 from skillbox_store.urls import redact_url, url_scheme
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from skillbox_store.store import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "StoreFactory", "available_schemes", "open_store"]
 
 ENTRY_POINT_GROUP: Final = "skillbox_store.backends"
 
-StoreFactory = Callable[..., Awaitable[Store]]
+StoreFactory: TypeAlias = "Callable[..., Awaitable[Store]]"
 """An async callable ``(url: str, **options) -> Store`` that opens a backend."""
 
 # scheme -> (module, factory name, extra that brings its driver)
@@ -34,9 +37,17 @@ _BUILT_IN: Final[dict[str, tuple[str, str, str | None]]] = {
 }
 
 
+def _entry_points() -> tuple[EntryPoint, ...]:
+    # Imported on use: importlib.metadata scans every installed distribution, which
+    # only a third-party scheme (or the list of schemes) needs.
+    from importlib.metadata import entry_points
+
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
 def available_schemes() -> list[str]:
     """Return the URL schemes that `open_store` knows: built-in, then entry points."""
-    plugged = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    plugged = {ep.name for ep in _entry_points()}
     return sorted(_BUILT_IN) + sorted(plugged - set(_BUILT_IN))
 
 
@@ -60,7 +71,8 @@ def _factory_for(url: str) -> StoreFactory:
     scheme = url_scheme(url)
     if scheme in _BUILT_IN:
         return _built_in_factory(scheme)
-    for ep in entry_points(group=ENTRY_POINT_GROUP, name=scheme) if scheme else ():
+    plugged = [ep for ep in _entry_points() if ep.name == scheme] if scheme else []
+    for ep in plugged:
         try:
             loaded: StoreFactory = ep.load()
         except Exception as exc:
@@ -75,7 +87,23 @@ def _factory_for(url: str) -> StoreFactory:
     )
 
 
-async def _open(url: str, migrate: bool, options: dict[str, Any]) -> Store:
+async def _check_schema(store: Store, url: str) -> None:
+    """Raise `SchemaOutdatedError` when a built-in backend's schema is behind this code.
+
+    Only built-in schemes: their versions are this package's migration numbers, while
+    a third-party backend numbers its schema as it likes.
+    """
+    from skillbox_store.migrations import latest_version
+
+    needed = latest_version()
+    found = await store.schema_version()
+    if found < needed:
+        raise SchemaOutdatedError(found, needed, url)
+
+
+async def _open(url: str, migrate: bool, check_schema: bool, options: dict[str, Any]) -> Store:
+    from skillbox_store.store import Store
+
     factory = _factory_for(url)
     store = await factory(url, migrate=migrate, **options)
     if not isinstance(store, Store):
@@ -83,25 +111,48 @@ async def _open(url: str, migrate: bool, options: dict[str, Any]) -> Store:
             f"the backend for {url_scheme(url)}:// returned {type(store).__name__}, "
             "which does not implement skillbox_store.Store"
         )
+    if not migrate and check_schema and url_scheme(url) in _BUILT_IN:
+        try:
+            await _check_schema(store, url)
+        except BaseException:
+            await store.close()
+            raise
     return store
 
 
+_HOW_TO_OPEN: Final = (
+    "write `async with open_store(url) as store:` (closes the store at the end) "
+    "or `store = await open_store(url)` (then `await store.close()`)"
+)
+
+
 class _OpeningStore:
-    """What `open_store` returns: await it, or use it as an async context manager."""
+    """What `open_store` returns: await it, or use it as an async context manager.
 
-    __slots__ = ("_migrate", "_options", "_store", "_url")
+    Nothing is opened until then: an `_OpeningStore` never awaited holds no connection.
+    The two usual slips, ``with open_store(...)`` and a forgotten ``await``, raise an
+    error that says what to write instead of Python's bare protocol error.
+    """
 
-    def __init__(self, url: str, migrate: bool, options: dict[str, Any]) -> None:
+    __slots__ = ("_check_schema", "_migrate", "_options", "_store", "_url")
+
+    def __init__(
+        self, url: str, migrate: bool, check_schema: bool, options: dict[str, Any]
+    ) -> None:
         self._url = url
         self._migrate = migrate
+        self._check_schema = check_schema
         self._options = options
         self._store: Store | None = None
 
+    def _open(self) -> Awaitable[Store]:
+        return _open(self._url, self._migrate, self._check_schema, self._options)
+
     def __await__(self) -> Generator[Any, None, Store]:
-        return _open(self._url, self._migrate, self._options).__await__()
+        return self._open().__await__()
 
     async def __aenter__(self) -> Store:
-        self._store = await _open(self._url, self._migrate, self._options)
+        self._store = await self._open()
         return self._store
 
     async def __aexit__(
@@ -114,18 +165,43 @@ class _OpeningStore:
         if store is not None:
             await store.close()
 
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            f"open_store() is asynchronous, not a plain context manager: {_HOW_TO_OPEN}"
+        )
 
-def open_store(url: str, *, migrate: bool = True, **options: Any) -> _OpeningStore:
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: `__enter__` refuses; defined so that `with` calls it."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        # Only reached for names the object lacks: a store method called on the
+        # opener, because the `await` was forgotten.
+        raise AttributeError(
+            f"open_store() returns an opener, not the store: it has no {name!r} until it "
+            f"is awaited; {_HOW_TO_OPEN}",
+            name=name,
+            obj=self,
+        )
+
+
+def open_store(
+    url: str, *, migrate: bool = True, check_schema: bool = True, **options: Any
+) -> _OpeningStore:
     """Open the store that ``url`` names; migrate its schema first unless told not to.
 
     ``await open_store(url)`` returns the store; ``async with open_store(url) as store:``
     also closes it at the end. Options go to the backend (for PostgreSQL, pool sizes and
-    timeouts; see each backend's factory).
+    timeouts; see each backend's factory). With ``migrate=False`` a built-in backend
+    whose schema is behind this code is refused at once (`SchemaOutdatedError`), unless
+    ``check_schema=False``, which opens it anyway for tools that inspect or migrate the
+    schema itself (only `ping`, `schema_version` and `close` are then safe to call).
 
     Raises:
         InvalidArgumentError: the URL is malformed, its scheme is unknown (the message
             lists the installed ones), or an option is not the backend's.
         UnavailableError: the database cannot be reached.
-        MigrationError: the schema cannot be brought to this version.
+        MigrationError: the schema cannot be brought to this version;
+            `SchemaOutdatedError` (a `MigrationError`) when ``migrate=False`` finds it
+            behind, naming the versions and the command that migrates it.
     """
-    return _OpeningStore(url, migrate, options)
+    return _OpeningStore(url, migrate, check_schema, options)

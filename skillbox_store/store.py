@@ -57,7 +57,9 @@ class Store(Protocol):
 
         Raises:
             AlreadyExistsError: a key with this hash exists, for any tenant.
-            InvalidArgumentError: an argument is empty or holds a NUL character.
+            InvalidArgumentError: ``key_hash`` is not what `hash_key` returns (lowercase
+                hex, 64 to 512 characters: a plaintext ``sk-…`` key above all), or
+                another argument is empty, too long or holds a NUL character.
         """
         ...
 
@@ -66,7 +68,8 @@ class Store(Protocol):
 
         Raises:
             NotFoundError: no key has this hash.
-            InvalidArgumentError: ``key_hash`` is empty or holds a NUL character.
+            InvalidArgumentError: ``key_hash`` is not what `hash_key` returns (lowercase
+                hex, 64 to 512 characters).
         """
         ...
 
@@ -76,7 +79,8 @@ class Store(Protocol):
         A revoked key never validates again, whatever path revoked it.
 
         Raises:
-            InvalidArgumentError: ``key_hash`` is empty or holds a NUL character.
+            InvalidArgumentError: ``key_hash`` is not what `hash_key` returns (lowercase
+                hex, 64 to 512 characters).
         """
         ...
 

@@ -18,6 +18,8 @@ The same rules on every path:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -83,6 +85,11 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+# One encoder for every record: json.dumps with options builds a new one per call.
+_encode: Final = json.JSONEncoder(
+    default=_json_default, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+).encode
+
 # Each record class's fields in declaration order, read in one C call.
 _FIELDS: Final[dict[type[BulkRecord], Callable[[BulkRecord], tuple[Any, ...]]]] = {
     cls: attrgetter(*cls.model_fields) for cls in RECORD_TYPES.values()
@@ -96,13 +103,7 @@ def canonical_json(record: BulkRecord) -> bytes:
     their canonical JSON is, whichever backend stored them (PostgreSQL's ``jsonb``
     keeps object keys in an order of its own).
     """
-    return json.dumps(
-        _FIELDS[type(record)](record),
-        default=_json_default,
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    return _encode(_FIELDS[type(record)](record)).encode()
 
 
 @dataclass(slots=True)
@@ -214,15 +215,32 @@ async def _insert(dst: StoreBulk, table: str, tenant: str, records: Sequence[Bul
 
 
 async def _write_batch(
-    dst: StoreBulk, table: str, tenant: str, batch: Sequence[BulkRecord], progress: Progress
+    dst: StoreBulk,
+    table: str,
+    tenant: str,
+    batch: Sequence[BulkRecord],
+    lines: Sequence[bytes],
+    progress: Progress,
 ) -> None:
-    """Write the records the destination lacks; skip identical ones; stop at a different one."""
+    """Write the records the destination lacks; skip identical ones; stop at a different one.
+
+    ``lines`` are the records' canonical JSON, computed once for the digest as well.
+    """
+    # Optimistic first: into a destination that lacks them all (a fresh copy, the
+    # common case) the batch goes in without a lookup; a batch refused whole takes the
+    # careful path below.
+    try:
+        await dst.bulk_insert(table, tenant, batch)
+    except ConflictError:
+        pass
+    else:
+        progress.written += len(batch)
+        return
     stored = await dst.bulk_find(table, tenant, batch)
     new: list[BulkRecord] = []
     seen: dict[tuple[str, ...], bytes] = {}
-    for record, existing in zip(batch, stored, strict=True):
+    for record, line, existing in zip(batch, lines, stored, strict=True):
         key = record_key(record)
-        line = canonical_json(record)
         earlier = canonical_json(existing) if existing is not None else seen.get(key)
         if earlier is None:
             new.append(record)
@@ -260,6 +278,13 @@ def _digest_of(digests: Digests, tenant: str, table: str) -> Digest:
     return digests.setdefault(tenant, {}).setdefault(table, Digest())
 
 
+# Batches read ahead while the destination writes: reading (and digesting) the next
+# batch overlaps the destination's work on this one. Two bound the memory.
+_READ_AHEAD: Final = 2
+
+_Item = tuple[str, str, list[BulkRecord], list[bytes]]
+
+
 async def _write_stream(
     dst: StoreBulk,
     batches: AsyncIterator[tuple[str, list[BulkRecord]]],
@@ -267,17 +292,53 @@ async def _write_stream(
     digests: Digests,
     on_progress: OnProgress | None,
 ) -> None:
-    """Write (table, batch) pairs in order, digesting them and reporting progress."""
-    async for table, batch in batches:
-        progress = report.tables.setdefault(table, Progress(table))
-        for tenant, records in _by_tenant(batch):
-            digest = _digest_of(digests, tenant, table)
-            for record in records:
-                digest.add(canonical_json(record))
-            await _write_batch(dst, table, tenant, records, progress)
-        progress.seconds = time.monotonic() - progress.started
-        if on_progress is not None:
-            on_progress(progress)
+    """Write (table, batch) pairs in order, digesting them and reporting progress.
+
+    A reader task fills a small queue while this task writes, one batch at a time and
+    in order, so a conflict still stops everything after it. When writing fails, the
+    reader is told to stop and the queue drained, never cancelled in the middle of a
+    read (a cancelled read can leave a source connection unusable).
+    """
+    queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=_READ_AHEAD)
+    stop = False
+
+    async def read() -> None:
+        try:
+            async for table, batch in batches:
+                report.tables.setdefault(table, Progress(table))
+                for tenant, records in _by_tenant(batch):
+                    if stop:
+                        return
+                    lines = [canonical_json(record) for record in records]
+                    digest = _digest_of(digests, tenant, table)
+                    for line in lines:
+                        digest.add(line)
+                    await queue.put((table, tenant, records, lines))
+        finally:
+            if not stop:
+                await queue.put(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (item := await queue.get()) is not None:
+            table, tenant, records, lines = item
+            progress = report.tables[table]
+            await _write_batch(dst, table, tenant, records, lines, progress)
+            progress.seconds = time.monotonic() - progress.started
+            if on_progress is not None:
+                on_progress(progress)
+    except BaseException:
+        stop = True
+        while not reader.done():
+            # Unblock a reader waiting to put, so it sees `stop` and returns.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+            await asyncio.wait({reader}, timeout=0.01)
+        if not reader.cancelled():
+            # Its own failure, if any, is secondary to the one being raised.
+            reader.exception()
+        raise
+    await reader
 
 
 async def _verify(
@@ -375,7 +436,8 @@ async def export_store(
     src = require_bulk(source, "source")
     report = TransferReport()
     digests: Digests = {}
-    out.write(json.dumps({"kind": _HEADER_KIND, "format": EXPORT_FORMAT}) + "\n")
+    header = {"kind": _HEADER_KIND, "format": EXPORT_FORMAT}
+    out.write(json.dumps(header, separators=(",", ":")) + "\n")
     async with src.bulk_snapshot() as reader:
         chosen = await _tenants(reader, tenants)
         for table in BULK_TABLES:

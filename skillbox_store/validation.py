@@ -5,6 +5,11 @@ changes nothing and the three backends cannot drift apart on what they accept. E
 check returns the value in the form the backends store (canonical UUID text, UTC
 datetimes, records with defaults filled in) and raises `InvalidArgumentError` naming
 the field, or `NotFoundError` for an id that cannot name any record.
+
+The limits (`skillbox_store.limits`, docs/contract.md §10) keep every accepted value
+readable on every backend: text that fits a PostgreSQL index row, JSON shallow enough to
+read back at any reasonable stack depth and with 64-bit integers, datetimes that exist in
+UTC, and values of exactly the built-in types, whose behaviour no caller can redefine.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal, cast
 
-from skillbox_store.errors import InvalidArgumentError, NotFoundError
+from skillbox_store.errors import InvalidArgumentError, NotFoundError, not_found
+from skillbox_store.errors import shown as _shown
 from skillbox_store.limits import (
     EXECUTIONS_PAGE_DEFAULT,
     EXECUTIONS_PAGE_MAX,
@@ -28,6 +34,7 @@ from skillbox_store.limits import (
     JSON_INT_MAX,
     JSON_INT_MIN,
     JSON_MAX_DEPTH,
+    JSON_MAX_VALUES,
     KEY_HASH_MIN_LENGTH,
 )
 from skillbox_store.records import (
@@ -77,21 +84,6 @@ _INDEXED_TEXT_FIELDS: Final = frozenset(
 _KEY_HASH: Final = re.compile(
     f"[0-9a-f]{{{KEY_HASH_MIN_LENGTH},{INDEXED_TEXT_MAX_BYTES}}}", re.ASCII
 )
-
-
-def _shown(value: object) -> str:
-    """Render a refused value for a message: short, and without calling its own code.
-
-    A caller's value may be megabytes long, an int too long for `str`, or an object
-    whose ``__repr__`` raises; none of that may turn a refusal into another error.
-    """
-    if type(value) is str:
-        if len(value) <= 40:
-            return repr(value)
-        return f"{value[:40]!r}… ({len(value)} characters)"
-    if type(value) is int and -(10**20) < value < 10**20:
-        return str(value)
-    return f"a value of type {type(value).__name__}"
 
 
 def check_text(field: str, value: object, *, required: bool = True) -> str:
@@ -158,14 +150,21 @@ def _canonical_uuid(value: object) -> str | None:
         return None
 
 
-def lookup_id(field: str, value: object) -> str:
+def lookup_id(field: str, value: object, *, tenant_id: str | None = None) -> str:
     """Return the canonical form of an id that names a record to read or change.
+
+    With ``tenant_id``, ``field`` names the record (``"execution id"``, ``"key id"``)
+    and a malformed id is refused with the words of a missing record
+    (`skillbox_store.errors.not_found`): the two are the same to the caller.
 
     Raises:
         NotFoundError: ``value`` is not a well-formed UUID, so no record has it.
     """
     canonical = _canonical_uuid(value)
     if canonical is None:
+        if tenant_id is not None:
+            noun = "API key" if field == "key id" else field.removesuffix(" id")
+            raise not_found(tenant_id, f"{noun} {_shown(value)}")
         raise NotFoundError(f"no record has {field} {_shown(value)}")
     return canonical
 
@@ -175,11 +174,14 @@ def match_id(value: object) -> str | None:
     return _canonical_uuid(value)
 
 
-def _optional_reference(field: str, value: str | None) -> str | None:
+def _optional_reference(tenant_id: str, noun: str, field: str, value: str | None) -> str | None:
     """An id a new record points at: absent (None or ""), else it must name a record."""
     if value is None or (type(value) is str and not value):
         return None
-    return lookup_id(field, value)
+    canonical = _canonical_uuid(value)
+    if canonical is None:
+        raise not_found(tenant_id, f"{noun} {_shown(value)} (named by {field})")
+    return canonical
 
 
 def _check_int(field: str, value: object, *, minimum: int, maximum: int | None = _INT64_MAX) -> int:
@@ -257,47 +259,110 @@ def _check_depth(field: str, depth: int) -> None:
         )
 
 
+def _check_json_scalar(field: str, item: object) -> None:
+    if item is None or type(item) is bool:
+        return
+    if type(item) is str:
+        check_text(field, item, required=False)
+    elif type(item) is int:
+        if not JSON_INT_MIN <= item <= JSON_INT_MAX:
+            raise InvalidArgumentError(
+                f"{field} must be JSON with 64-bit integers: a {item.bit_length()}-bit "
+                f"integer is outside {JSON_INT_MIN} to {JSON_INT_MAX}"
+            )
+    elif type(item) is float:
+        if not math.isfinite(item):
+            raise InvalidArgumentError(f"{field} must be JSON: {item} is not a JSON number")
+    else:
+        raise InvalidArgumentError(
+            f"{field} must be JSON: {type(item).__name__} is not a JSON value "
+            "(use dict, list, str, int, float, bool or None)"
+        )
+
+
+def _json_children(field: str, container: Any) -> list[object]:
+    if type(container) is list:
+        return cast(list[object], container)
+    for key in container:
+        if type(key) is not str:
+            raise InvalidArgumentError(
+                f"{field} must be JSON: object keys must be strings, got {_shown(key)}"
+            )
+        check_text(field, key, required=False)
+    return list(container.values())
+
+
+def _too_many_values(field: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{field} holds more than {JSON_MAX_VALUES:,} JSON values "
+        "(counted as written out: a list or object used twice counts twice)"
+    )
+
+
 def _check_json(field: str, value: object) -> None:
     """Refuse what JSON (and PostgreSQL's jsonb) cannot hold, without recursion.
 
     Values must be exactly dict, list, str, int, float, bool or None (a subclass would
     read back as its base type from SQL backends but not from memory), ints within 64
-    bits, floats finite, and lists and objects nested at most `JSON_MAX_DEPTH` deep, which
-    also ends the walk of a value that contains itself.
+    bits, floats finite, lists and objects nested at most `JSON_MAX_DEPTH` deep (which
+    also ends the walk of a value that contains itself), and at most `JSON_MAX_VALUES`
+    values as written out.
+
+    Each distinct list or object is walked once and remembered with its size and
+    height, so a Python value that shares one list many times over (``v = [v, v]``,
+    sixty times: 2**60 values once written) is measured, and refused, at once.
     """
-    pending: list[tuple[object, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if item is None or type(item) is bool:
+    if type(value) is not list and type(value) is not dict:
+        _check_json_scalar(field, value)
+        return
+    # id -> (values it holds as written out, itself included; lists and objects on its
+    # deepest path, itself included). The ids stay valid: `value` keeps them alive.
+    measured: dict[int, tuple[int, int]] = {}
+    # One frame per open container: the container, its children, the next child's index,
+    # its depth, and its size and height so far.
+    stack: list[list[Any]] = []
+
+    def enter(container: Any, depth: int) -> None:
+        _check_depth(field, depth)
+        children = _json_children(field, container)
+        if len(children) >= JSON_MAX_VALUES:
+            raise _too_many_values(field)
+        stack.append([container, children, 0, depth, 1, 1])
+
+    enter(value, 0)
+    while stack:
+        frame = stack[-1]
+        container, children, index, depth = frame[0], frame[1], frame[2], frame[3]
+        if index == len(children):
+            stack.pop()
+            size, height = frame[4], frame[5]
+            measured[id(container)] = (size, height)
+            if not stack:
+                return
+            parent = stack[-1]
+            parent[4] += size
+            parent[5] = max(parent[5], height + 1)
+            if parent[4] > JSON_MAX_VALUES:
+                raise _too_many_values(field)
             continue
-        if type(item) is str:
-            check_text(field, item, required=False)
-        elif type(item) is int:
-            if not JSON_INT_MIN <= item <= JSON_INT_MAX:
-                raise InvalidArgumentError(
-                    f"{field} must be JSON with 64-bit integers: a {item.bit_length()}-bit "
-                    f"integer is outside {JSON_INT_MIN} to {JSON_INT_MAX}"
-                )
-        elif type(item) is float:
-            if not math.isfinite(item):
-                raise InvalidArgumentError(f"{field} must be JSON: {item} is not a JSON number")
-        elif type(item) is list:
-            _check_depth(field, depth)
-            pending.extend((child, depth + 1) for child in item)
-        elif type(item) is dict:
-            _check_depth(field, depth)
-            for key, child in item.items():
-                if type(key) is not str:
-                    raise InvalidArgumentError(
-                        f"{field} must be JSON: object keys must be strings, got {_shown(key)}"
-                    )
-                check_text(field, key, required=False)
-                pending.append((child, depth + 1))
-        else:
-            raise InvalidArgumentError(
-                f"{field} must be JSON: {type(item).__name__} is not a JSON value "
-                "(use dict, list, str, int, float, bool or None)"
-            )
+        frame[2] = index + 1
+        child = children[index]
+        if type(child) is not list and type(child) is not dict:
+            _check_json_scalar(field, child)
+            frame[4] += 1
+            if frame[4] > JSON_MAX_VALUES:
+                raise _too_many_values(field)
+            continue
+        known = measured.get(id(child))
+        if known is None:
+            enter(child, depth + 1)
+            continue
+        size, height = known
+        _check_depth(field, depth + height)
+        frame[4] += size
+        frame[5] = max(frame[5], height + 1)
+        if frame[4] > JSON_MAX_VALUES:
+            raise _too_many_values(field)
 
 
 def _check_outcome(execution: Execution, status: str | None = None) -> None:
@@ -351,7 +416,7 @@ def check_execution_update(execution: Execution) -> Execution:
     _check_outcome(execution)
     return execution.model_copy(
         update={
-            "id": lookup_id("execution id", execution.id),
+            "id": lookup_id("execution id", execution.id, tenant_id=execution.tenant_id),
             "finished_at": _optional_time("finished_at", execution.finished_at),
         }
     )
@@ -383,8 +448,10 @@ def check_file(file: File) -> File:
     return file.model_copy(
         update={
             "session_id": session_id or None,
-            "execution_id": _optional_reference("execution_id", file.execution_id),
-            "parent_id": _optional_reference("parent_id", file.parent_id),
+            "execution_id": _optional_reference(
+                file.tenant_id, "execution", "execution_id", file.execution_id
+            ),
+            "parent_id": _optional_reference(file.tenant_id, "file", "parent_id", file.parent_id),
         }
     )
 
@@ -395,7 +462,7 @@ def check_file_update(file: File) -> File:
         raise InvalidArgumentError("file must be a File record")
     check_text("tenant_id", file.tenant_id)
     _check_file_fields(file)
-    return file.model_copy(update={"id": lookup_id("file id", file.id)})
+    return file.model_copy(update={"id": lookup_id("file id", file.id, tenant_id=file.tenant_id)})
 
 
 def check_file_version(
@@ -414,7 +481,7 @@ def check_file_version(
         check_text("content_type", content_type, required=False)
     _check_int("size_bytes", size_bytes, minimum=0)
     check_text("s3_key", s3_key)
-    return lookup_id("file id", file_id)
+    return lookup_id("file id", file_id, tenant_id=tenant_id)
 
 
 FileListing = Literal["tenant", "session", "execution", "session_and_execution"]

@@ -233,9 +233,7 @@ class OverlappingPages(Wrapper):
     async def list_executions(
         self, tenant_id: str, limit: int = 20, offset: int = 0, *, after: str | None = None
     ) -> list[Execution]:
-        return await self.inner.list_executions(
-            tenant_id, limit, max(offset - 1, 0), after=after
-        )
+        return await self.inner.list_executions(tenant_id, limit, max(offset - 1, 0), after=after)
 
 
 class NoRollback(Wrapper):

@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from skillbox_store import (
@@ -322,6 +323,79 @@ def test_record_commands_print_the_stored_records(backend_url: str) -> None:
     assert cli_json("files", "list", "--tenant", other) == []
 
 
+def test_list_commands_page_with_cursors(backend_url: str) -> None:
+    """--after continues where a page ended, stderr names the cursor, --all streams all."""
+    tenant = new_tenant()
+
+    async def seed() -> tuple[list[str], list[str]]:
+        async with open_store(backend_url) as store:
+            executions, files = [], []
+            for i in range(5):
+                made = Execution(tenant_id=tenant, skill_name="s", skill_version=str(i))
+                executions.append((await store.create_execution(made)).id)
+                file = File(tenant_id=tenant, name=f"f{i}", s3_key="k")
+                files.append((await store.create_file(file)).id)
+            return executions[::-1], files[::-1]
+
+    executions, files = asyncio.run(seed())
+    listing = ("executions", "list", "--tenant", tenant)
+    first = run_cli("--json", *listing, "--limit", "2", url=backend_url)
+    assert [e["execution_id"] for e in ok_json(first)] == executions[:2]
+    assert first.stderr == f"next page: --after {executions[1]}\n"
+    second = run_cli("--json", *listing, "--limit", "2", "--after", executions[1], url=backend_url)
+    assert [e["execution_id"] for e in ok_json(second)] == executions[2:4]
+    last = run_cli("--json", *listing, "--limit", "2", "--after", executions[3], url=backend_url)
+    assert [e["execution_id"] for e in ok_json(last)] == executions[4:]
+    assert last.stderr == ""  # a short page is the last one: no cursor
+
+    # --all: JSON Lines, one record a line, fetched two at a time; a table for people.
+    streamed = ok(run_cli("--json", *listing, "--all", "--limit", "2", url=backend_url))
+    assert [json.loads(line)["execution_id"] for line in streamed.splitlines()] == executions
+    file_listing = ("files", "list", "--tenant", tenant, "--all")
+    lines = ok(run_cli(*file_listing, "--limit", "2", url=backend_url)).splitlines()
+    assert lines[0].split()[:2] == ["ID", "NAME"]
+    assert [line.split()[0] for line in lines[1:]] == files
+    after_first = ok(run_cli("--json", *file_listing, "--after", files[0], url=backend_url))
+    assert [json.loads(line)["id"] for line in after_first.splitlines()] == files[1:]
+
+    failed(run_cli(*listing, "--after", str(uuid.uuid4()), url=backend_url), 3)
+    failed(run_cli(*listing, "--after", executions[0], "--offset", "1", url=backend_url), 2)
+    failed(run_cli(*listing, "--all", "--offset", "1", url=backend_url), 2)
+
+
+@pytest.mark.postgres
+def test_status_estimates_big_postgres_tables(postgres_url: str, pg_schema: str) -> None:
+    """Above ESTIMATE_ABOVE rows the planner's estimate is shown as ~N; --exact counts."""
+    from skillbox_store.stats import ESTIMATE_ABOVE
+
+    url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={pg_schema}"
+    ok(run_cli("migrate", url=url))
+    rows = ESTIMATE_ABOVE + 1
+    import psycopg
+    from psycopg import sql
+
+    schema = sql.Identifier(pg_schema)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.executions (tenant_id, id, skill_name, skill_version, status) "
+                "SELECT 'big', gen_random_uuid(), 's', '1', 'running' FROM generate_series(1, %s)"
+            ).format(schema),
+            (rows,),
+        )
+        conn.execute(sql.SQL("ANALYZE {}.executions").format(schema))
+    report = ok_json(run_cli("status", "--json", url=url))
+    assert report["estimated"] == ["executions"]
+    assert abs(report["counts"]["executions"] - rows) < rows // 10
+    assert report["counts"]["api_keys"] == 0
+    assert f"executions records: ~{report['counts']['executions']:,}" in ok(
+        run_cli("status", url=url)
+    )
+    exact = ok_json(run_cli("status", "--json", "--exact", url=url))
+    assert exact["estimated"] == []
+    assert exact["counts"]["executions"] == rows
+
+
 # -- migrate and status ----------------------------------------------------------------------
 
 
@@ -489,3 +563,129 @@ def test_console_script_and_help() -> None:
         assert f"  {command} " in help_text
     assert "SKILLBOX_STORE_URL" in help_text
     assert "Exit status" in help_text
+
+
+# -- a schema behind the code --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_no_migrate_on_an_unmigrated_database_exits_6(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        server: str = request.getfixturevalue("postgres_url")
+        url = (
+            f"{server}{'&' if '?' in server else '?'}schema={request.getfixturevalue('pg_schema')}"
+        )
+    line = failed(run_cli("--no-migrate", "keys", "list", "--tenant", "acme", url=url), 6)
+    assert line.startswith("skillbox-store: schema not migrated: ")
+    assert f"at version 0, this skillbox-store needs version {latest_version()}" in line
+    assert f"run `skillbox-store migrate {url}`" in line
+    # status and migrate are about the schema itself: they open it as it is.
+    assert "migration(s) pending" in ok(run_cli("status", url=url))
+    ok(run_cli("migrate", url=url))
+    assert ok(run_cli("--no-migrate", "keys", "list", "--tenant", "acme", url=url))
+
+
+# -- start-up ------------------------------------------------------------------------------
+
+_HEAVY_MODULES = ("sqlmodel", "sqlalchemy", "pydantic", "aiosqlite", "psycopg", "asyncio")
+
+# Runs the command line in-process, then prints which heavy modules it imported.
+_IMPORTED_BY = """
+import sys
+from skillbox_store.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        *(
+            [command, "--help"]
+            for command in (
+                "migrate",
+                "status",
+                "keys",
+                "executions",
+                "files",
+                "sessions",
+                "skills",
+            )
+        ),
+        ["keys", "create", "--help"],
+        ["executions", "list", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_help_and_version_import_no_record_or_driver_module(args: list[str]) -> None:
+    # What makes `--help` start fast, checked by what it imports rather than by a
+    # timing: SQLModel, SQLAlchemy and pydantic are most of the package's import time
+    # (benchmarks/startup.py measures it).
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_BY.format(heavy=_HEAVY_MODULES), *args],
+        capture_output=True,
+        text=True,
+        env=_env(None),
+        timeout=_TIMEOUT,
+        check=True,
+    )
+    assert result.stdout
+    assert result.stderr.strip() == ""
+
+
+def test_the_listed_short_help_is_each_commands_own() -> None:
+    from skillbox_store.cli.app import _COMMANDS, cli
+
+    assert set(_COMMANDS) <= set(cli.list_commands(click.Context(cli)))
+    for name, lazy in _COMMANDS.items():
+        command = lazy.load()
+        assert command.name == name
+        assert lazy.short_help == command.get_short_help_str(limit=200), name
+
+
+def test_importing_the_package_imports_no_record_module() -> None:
+    code = (
+        "import sys, skillbox_store; "
+        "from skillbox_store import StoreError, hash_key, __version__; "
+        f"print([m for m in {_HEAVY_MODULES!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=_TIMEOUT, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    import skillbox_store
+
+    for name in skillbox_store.__all__:
+        assert getattr(skillbox_store, name) is not None, name
+    assert set(skillbox_store.__all__) <= set(dir(skillbox_store))
+
+
+def test_a_masked_query_password_keeps_the_words_around_it() -> None:
+    url = "postgresql://app@db/x?password=hunter2"
+    assert mask_secrets(f"cannot connect to {url}: refused", url) == (
+        "cannot connect to postgresql://app@db/x?password=***: refused"
+    )
+    assert mask_secrets("password=se:cret, then", "memory://") == "password=***, then"
+    assert mask_secrets("password=a.b c", "memory://") == "password=*** c"
+    # Port 1 on the loopback: nothing listens, so connecting fails at once.
+    line = failed(
+        run_cli("status", url="postgresql://app@127.0.0.1:1/x?connect_timeout=2&password=hunter2"),
+        4,
+    )
+    assert "hunter2" not in line
+    assert "password=***: " in line

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Awaitable, Coroutine, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,12 +15,15 @@ import pytest
 
 from skillbox_store import (
     InvalidArgumentError,
+    MigrationError,
+    SchemaOutdatedError,
     Store,
     StoreError,
     available_schemes,
     open_store,
 )
 from skillbox_store.keys import hash_key
+from skillbox_store.migrations import latest_version
 from skillbox_store.urls import redact_url
 
 T = TypeVar("T")
@@ -145,3 +150,93 @@ def test_entry_point_that_fails_to_load(plugin_backend: str) -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+# -- misuse of open_store ------------------------------------------------------------------
+
+
+def test_with_instead_of_async_with_says_what_to_write() -> None:
+    opener: Any = open_store("memory://")
+    with pytest.raises(TypeError, match=r"async with open_store\(url\) as store:"), opener:
+        pass
+
+
+def test_a_forgotten_await_says_what_to_write() -> None:
+    opener: Any = open_store("memory://")
+    with pytest.raises(AttributeError, match=r"store = await open_store\(url\)") as caught:
+        opener.list_keys("acme")
+    assert caught.value.name == "list_keys"
+    assert not hasattr(opener, "create_key")
+
+
+def test_an_opener_never_awaited_opens_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "never.db"
+    opener = open_store(f"sqlite:///{path}")
+    del opener
+    assert not path.exists()
+
+
+# -- a schema behind the code --------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, never migrated, on each SQL backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    server: str = request.getfixturevalue("postgres_url")
+    schema: str = request.getfixturevalue("pg_schema")
+    return f"{server}{'&' if '?' in server else '?'}schema={schema}"
+
+
+def test_an_unmigrated_store_is_refused_at_open(fresh_sql_url: str) -> None:
+    with pytest.raises(SchemaOutdatedError) as caught:
+        run(open_store(fresh_sql_url, migrate=False))
+    error = caught.value
+    assert isinstance(error, MigrationError)
+    assert (error.found, error.needed) == (0, latest_version())
+    message = str(error)
+    assert f"at version 0, this skillbox-store needs version {latest_version()}" in message
+    assert f"run `skillbox-store migrate {redact_url(fresh_sql_url)}`" in message
+
+
+def test_check_schema_false_opens_an_unmigrated_store(fresh_sql_url: str) -> None:
+    async def scenario() -> None:
+        async with open_store(fresh_sql_url, migrate=False, check_schema=False) as store:
+            assert await store.schema_version() == 0
+        async with open_store(fresh_sql_url) as store:
+            assert await store.schema_version() == latest_version()
+        async with open_store(fresh_sql_url, migrate=False) as store:
+            assert await store.list_keys("acme") == []
+
+    run(scenario())
+
+
+def test_a_schema_one_migration_behind_names_both_versions(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    run(_migrate_then_forget_the_last(url, path))
+    with pytest.raises(SchemaOutdatedError, match=r"at version \d+, this skillbox-store needs"):
+        run(open_store(url, migrate=False))
+
+
+async def _migrate_then_forget_the_last(url: str, path: Path) -> None:
+    """A database migrated by an older skillbox-store: its last migration not applied."""
+    async with open_store(url):
+        pass
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DELETE FROM schema_migrations WHERE version = ?", (latest_version(),))
+
+
+def test_the_schema_message_masks_the_password() -> None:
+    error = SchemaOutdatedError(0, 1, "postgresql://app:hunter2@db/x")
+    assert "hunter2" not in str(error)
+    assert "skillbox-store migrate postgresql://app:***@db/x" in str(error)
+
+
+def test_memory_needs_no_migration() -> None:
+    async def scenario() -> None:
+        async with open_store("memory://", migrate=False) as store:
+            assert await store.list_keys("acme") == []
+
+    run(scenario())

@@ -194,6 +194,22 @@ def test_the_url_connect_timeout_is_used_by_every_connection(postgres_url: str) 
     run(_open_and_close(f"{postgres_url}{separator}connect_timeout=3", min_size=1))
 
 
+def test_no_repr_holds_the_password(postgres_url: str, pg_schema: str) -> None:
+    parts = urlsplit(postgres_url)
+    host = parts.netloc.rpartition("@")[2]
+    # The test cluster trusts loopback: any password is accepted, and must never show.
+    url = urlunsplit(parts._replace(netloc=f"postgres:pw-s3cret@{host}"))
+
+    async def scenario() -> list[str]:
+        async with open_store(url, schema=pg_schema) as store:
+            assert isinstance(store, PostgresStore)
+            async with store.transaction() as tx:
+                return [repr(store), repr(tx), repr(store.pool), repr(store._db.shared)]
+
+    for text in run(scenario()):
+        assert "pw-s3cret" not in text
+
+
 def test_unknown_or_bad_options_are_invalid_argument(postgres_url: str) -> None:
     with pytest.raises(InvalidArgumentError, match="pool_size"):
         run(_open_and_close(postgres_url, pool_size=3))

@@ -148,6 +148,8 @@ def test_statements_of_one_method_run_on_the_connection_thread_in_one_go(
             await store.connection.set_trace_callback(None)  # type: ignore[arg-type]
 
     asyncio.run(body())
+    # A unit that reached the thread late first cuts the busy timeout to its time left.
+    statements = [s for s in statements if not s.startswith("PRAGMA busy_timeout")]
     assert statements[0] == "BEGIN IMMEDIATE"
     assert statements[-1] == "COMMIT"
     assert len(statements) >= 4

@@ -28,7 +28,7 @@ from skillbox_store import (
     Store,
     open_store,
 )
-from skillbox_store.bulk import BULK_TABLES, StoreBulk
+from skillbox_store.bulk import BULK_TABLES, StoreBulk, record_key
 from skillbox_store.capabilities import BULK, supports
 from skillbox_store.transfer import (
     VerificationError,
@@ -85,8 +85,8 @@ async def _seed(store: Store, tenant: str, size: int = 3) -> None:
                 tenant, root.id, size_bytes=version, s3_key=f"{tenant}/doc{chain}/{version}"
             )
     # Uploaded out of name order, and one re-uploaded: the latest is by upload order.
-    for version in ("2.0", "1.0", "1.5"):
-        await store.upsert_skill(SkillRecord(tenant_id=tenant, name="tool", version=version))
+    for skill_version in ("2.0", "1.0", "1.5"):
+        await store.upsert_skill(SkillRecord(tenant_id=tenant, name="tool", version=skill_version))
     await store.upsert_skill(
         SkillRecord(tenant_id=tenant, name="tool", version="2.0", description="again")
     )
@@ -242,7 +242,7 @@ def test_conflicting_destination_stops_at_the_conflict(tmp_path: Path) -> None:
             # The destination holds bravo's second execution already, with other logs.
             async with src.bulk_snapshot() as reader:
                 batches = [b async for b in reader.records("executions", ["bravo"])]
-            executions = batches[0]
+            executions = [e for e in batches[0] if isinstance(e, Execution)]
             await dst.bulk_insert("executions", "bravo", executions[:1])
             changed = executions[1].model_copy(update={"logs": "tampered"})
             await dst.bulk_insert("executions", "bravo", [changed])
@@ -363,7 +363,7 @@ def test_bulk_reads_are_per_tenant_batches_in_order() -> None:
                         assert len({r.tenant_id for r in batch}) == 1
                 batches = [b async for b in reader.records("executions", ["acme"], 100)]
             newest_first = [e.id for e in await src.list_executions("acme")]
-            assert [e.id for e in batches[0]] == newest_first[::-1]
+            assert [record_key(e)[0] for e in batches[0]] == newest_first[::-1]
 
     asyncio.run(run())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ import click
 
 from skillbox_store.cli.output import emit_details, emit_json
 from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
-from skillbox_store.stats import StoreStats
+from skillbox_store.stats import Estimate, StoreStats
 from skillbox_store.urls import redact_url, url_scheme
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def migrate(settings: Settings, target_url: str | None) -> None:
         settings.url = target_url
     # Two opens, because migrating is what opening does: the first only reads where
     # the schema stands, the second brings it up to date.
-    before = run(settings, _schema_version, migrate=False)
+    before = run(settings, _schema_version, migrate=False, check_schema=False)
     after = run(settings, _schema_version, migrate=True)
     shown = redact_url(settings.url)
     if settings.json:
@@ -58,29 +59,52 @@ class _Health:
     counts: dict[str, int] | None
 
 
-async def _health(store: Store) -> _Health:
+async def _health(store: Store, *, exact: bool) -> _Health:
     started = time.perf_counter()
     await store.ping()
     ping_ms = round((time.perf_counter() - started) * 1000, 3)
     version = await store.schema_version()
     # Counts need the tables: a store that was never migrated has none to count.
-    counts = await store.table_counts() if isinstance(store, StoreStats) and version else None
+    counts = await _counts(store, exact=exact) if version else None
     implementation = f"{type(store).__module__}.{type(store).__qualname__}"
     return _Health(implementation, ping_ms, version, counts)
 
 
+async def _counts(store: Store, *, exact: bool) -> dict[str, int] | None:
+    """Count the tables; estimate the big ones unless ``exact``, where the store can."""
+    import inspect  # here: `--help` need not load it
+
+    if not isinstance(store, StoreStats):
+        return None
+    # A third-party StoreStats may predate the ``exact`` keyword: it counts exactly.
+    if exact or "exact" not in inspect.signature(store.table_counts).parameters:
+        return await store.table_counts()
+    return await store.table_counts(exact=False)
+
+
 @click.command()
+@click.option(
+    "--exact",
+    is_flag=True,
+    default=False,
+    help="Count every table, however big (a full scan of each).",
+)
 @store_options
 @pass_settings
-def status(settings: Settings) -> None:
+def status(settings: Settings, exact: bool) -> None:
     """Show the backend, its schema version, ping time and records per table.
 
     Changes nothing: the store is opened without migrating. Exits with 4 when the
-    database cannot be reached, so it also serves as a health check.
+    database cannot be reached, so it also serves as a health check. On PostgreSQL a
+    table of 100,000 rows or more shows the planner's estimate, as ``~1,000,000``,
+    instead of being scanned; --exact counts it.
     """
     from skillbox_store.migrations import latest_version
 
-    health = run(settings, _health, migrate=False)
+    def health_of(store: Store) -> Awaitable[_Health]:
+        return _health(store, exact=exact)
+
+    health = run(settings, health_of, migrate=False, check_schema=False)
     latest = latest_version()
     if settings.json:
         emit_json(
@@ -92,6 +116,12 @@ def status(settings: Settings) -> None:
                 "latest_version": latest,
                 "ping_ms": health.ping_ms,
                 "counts": health.counts,
+                # The tables whose count is the database's estimate, not a count.
+                "estimated": [
+                    table
+                    for table, count in (health.counts or {}).items()
+                    if isinstance(count, Estimate)
+                ],
             }
         )
         return

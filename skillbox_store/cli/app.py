@@ -7,6 +7,7 @@ from typing import Final
 
 import click
 
+from skillbox_store._version import __version__
 from skillbox_store.cli.lazy import LazyCommand, LazyGroup
 from skillbox_store.cli.runner import (
     DEFAULT_URL,
@@ -22,7 +23,8 @@ __all__ = ["cli", "main"]
 _EPILOG: Final = """\b
 Exit status: 0 success; 1 other store error (a failed migration); 2 invalid input or
 usage; 3 not found (keys check: unknown key); 4 database unavailable; 5 conflict
-(revoking a revoked key; keys check: revoked key).
+(revoking a revoked key; keys check: revoked key); 6 schema not migrated (with
+--no-migrate; run: skillbox-store migrate URL).
 """
 
 
@@ -40,13 +42,26 @@ _COMMANDS: Final = {
     ),
     "keys": LazyCommand("skillbox_store.cli.keys:keys", "Create, list, revoke and check API keys."),
     "executions": LazyCommand(
-        "skillbox_store.cli.records:executions", "Show a tenant's executions."
+        "skillbox_store.cli.records:executions",
+        "Show a tenant's executions, or prune the old ones.",
     ),
     "files": LazyCommand(
         "skillbox_store.cli.records:files", "Show a tenant's files and their version chains."
     ),
     "sessions": LazyCommand("skillbox_store.cli.records:sessions", "Show a tenant's sessions."),
     "skills": LazyCommand("skillbox_store.cli.records:skills", "Show a tenant's skills."),
+    "tenants": LazyCommand("skillbox_store.cli.tenants:tenants", "Remove a tenant's records."),
+    "copy": LazyCommand(
+        "skillbox_store.cli.data:copy",
+        "Copy every record (or the named tenants') from one store into another.",
+    ),
+    "export": LazyCommand(
+        "skillbox_store.cli.data:export",
+        "Write every record (or the named tenants') as JSON lines: a backup.",
+    ),
+    "import": LazyCommand(
+        "skillbox_store.cli.data:import_", "Replay an export (FILE, or stdin) into the store."
+    ),
 }
 
 
@@ -77,7 +92,7 @@ _COMMANDS: Final = {
     show_default=True,
     help="Bring the schema up to date when opening the store.",
 )
-@click.version_option(package_name="skillbox-store", prog_name=PROG_NAME)
+@click.version_option(__version__, prog_name=PROG_NAME)
 @click.pass_context
 def cli(ctx: click.Context, url: str, json_output: bool, migrate: bool) -> None:
     """Operate a Skillbox store: migrate it, check it, manage API keys, inspect records."""

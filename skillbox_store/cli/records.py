@@ -1,14 +1,17 @@
-"""Read-only commands over a tenant's executions, files, sessions and skills."""
+"""Commands over a tenant's executions, files, sessions and skills; read-only but prune."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import click
 
 from skillbox_store.cli.output import emit_details, emit_json, emit_table, record_json, text
 from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
-from skillbox_store.errors import NotFoundError
+from skillbox_store.errors import not_found, shown
 from skillbox_store.limits import (
     EXECUTIONS_PAGE_DEFAULT,
     EXECUTIONS_PAGE_MAX,
@@ -21,11 +24,126 @@ if TYPE_CHECKING:
     from skillbox_store.records import Execution, File, SkillRecord
     from skillbox_store.store import Store
 
+    _R = TypeVar("_R", Execution, File)
+
 __all__ = ["executions", "files", "sessions", "skills"]
 
 _tenant_option = click.option("--tenant", required=True, metavar="TENANT", help="Tenant id.")
 
 _FILE_COLUMNS: Final = ("ID", "NAME", "VERSION", "SIZE", "CONTENT TYPE", "PARENT", "CREATED")
+_EXECUTION_COLUMNS: Final = (
+    "ID",
+    "SKILL",
+    "VERSION",
+    "STATUS",
+    "DURATION MS",
+    "CREATED",
+    "FINISHED",
+)
+
+
+def _execution_row(e: Execution) -> tuple[object, ...]:
+    return (
+        e.id,
+        e.skill_name,
+        e.skill_version,
+        e.status,
+        e.duration_ms,
+        e.created_at,
+        e.finished_at,
+    )
+
+
+# -- paging: one page with a cursor, or every page streamed -------------------------------
+
+_after_option = click.option(
+    "--after",
+    metavar="ID",
+    default=None,
+    help="Start after this record (keyset paging: the id the previous page ended with).",
+)
+_all_option = click.option(
+    "--all",
+    "all_pages",
+    is_flag=True,
+    default=False,
+    help="Print every record, fetching page after page (JSON Lines with --json).",
+)
+
+Fetch = Callable[["Store", "str | None", int, int], Awaitable[Sequence["_R"]]]
+"""One page of a listing: (store, after, limit, offset) -> records, newest first."""
+
+
+def _list(
+    settings: Settings,
+    fetch: Fetch[_R],
+    *,
+    after: str | None,
+    limit: int,
+    page_max: int,
+    offset: int,
+    all_pages: bool,
+    columns: Sequence[str],
+    row: Callable[[_R], Sequence[object]],
+    empty: str,
+) -> None:
+    """Print one page and the cursor that continues it, or with ``all_pages`` every page."""
+    if all_pages:
+        if offset:
+            raise click.UsageError("--all pages with cursors: it cannot start at an --offset")
+        size = min(limit, page_max)
+        found = run(
+            settings, lambda store: _stream(store, settings, fetch, after, size, columns, row)
+        )
+        if not found and not settings.json:
+            click.echo(empty)
+        return
+    page = run(settings, lambda store: fetch(store, after, limit, offset))
+    if settings.json:
+        emit_json([record_json(record) for record in page])
+    else:
+        emit_table(columns, map(row, page), empty=empty)
+    if page and len(page) >= min(limit, page_max):
+        # On stderr, so that stdout stays one table or one JSON document.
+        click.echo(f"next page: --after {page[-1].id}", err=True)
+
+
+async def _stream(
+    store: Store,
+    settings: Settings,
+    fetch: Fetch[_R],
+    after: str | None,
+    size: int,
+    columns: Sequence[str],
+    row: Callable[[_R], Sequence[object]],
+) -> int:
+    """Print every record after ``after`` as its page arrives; return how many.
+
+    Only one page is held at a time. Table columns take their widths from the first
+    page (a longer cell later widens its own line only), so rows print as they come.
+    """
+    printed = 0
+    widths: list[int] | None = None
+    while True:
+        page = await fetch(store, after, size, 0)
+        if settings.json:
+            for record in page:
+                click.echo(json.dumps(record_json(record), ensure_ascii=False))
+        else:
+            cells = [[text(value) for value in row(record)] for record in page]
+            if cells and widths is None:
+                widths = [
+                    max(len(header), *(len(line[i]) for line in cells))
+                    for i, header in enumerate(columns)
+                ]
+                cells.insert(0, list(columns))
+            for line in cells:
+                padded = (cell.ljust(width) for cell, width in zip(line, widths or (), strict=True))
+                click.echo("  ".join(padded).rstrip())
+        printed += len(page)
+        if len(page) < size:
+            return printed
+        after = page[-1].id
 
 
 def _file_row(file: File) -> tuple[object, ...]:
@@ -45,7 +163,7 @@ def _file_row(file: File) -> tuple[object, ...]:
 
 @click.group()
 def executions() -> None:
-    """Show a tenant's executions."""
+    """Show a tenant's executions, or prune the old ones."""
 
 
 @executions.command("list")
@@ -57,29 +175,39 @@ def executions() -> None:
     show_default=True,
     help=f"Page size (at most {EXECUTIONS_PAGE_MAX}).",
 )
-@click.option("--offset", type=int, default=0, show_default=True, help="Executions to skip.")
+@click.option(
+    "--offset",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Executions to skip (costs what it skips; --after does not).",
+)
+@_after_option
+@_all_option
 @store_options
 @pass_settings
-def list_executions(settings: Settings, tenant: str, limit: int, offset: int) -> None:
-    """List a page of TENANT's executions, newest first."""
-    found = run(settings, lambda store: store.list_executions(tenant, limit, offset))
-    if settings.json:
-        emit_json([record_json(execution) for execution in found])
-        return
-    emit_table(
-        ("ID", "SKILL", "VERSION", "STATUS", "DURATION MS", "CREATED", "FINISHED"),
-        (
-            (
-                e.id,
-                e.skill_name,
-                e.skill_version,
-                e.status,
-                e.duration_ms,
-                e.created_at,
-                e.finished_at,
-            )
-            for e in found
-        ),
+def list_executions(
+    settings: Settings, tenant: str, limit: int, offset: int, after: str | None, all_pages: bool
+) -> None:
+    """List a page of TENANT's executions, newest first.
+
+    When the page is full, the cursor of the next one is printed on stderr as
+    ``next page: --after ID``. With --all, every execution is printed, page by page.
+    """
+
+    async def page(store: Store, after: str | None, limit: int, offset: int) -> list[Execution]:
+        return await store.list_executions(tenant, limit, offset, after=after)
+
+    _list(
+        settings,
+        page,
+        after=after,
+        limit=limit,
+        page_max=EXECUTIONS_PAGE_MAX,
+        offset=offset,
+        all_pages=all_pages,
+        columns=_EXECUTION_COLUMNS,
+        row=_execution_row,
         empty=f"no executions for tenant {text(tenant)} on this page",
     )
 
@@ -96,6 +224,47 @@ def show_execution(settings: Settings, tenant: str, execution_id: str) -> None:
         emit_json(record_json(execution))
     else:
         emit_details(_execution_fields(execution))
+
+
+_DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(_ctx: click.Context | None, _param: click.Parameter | None, value: str) -> timedelta:
+    """Parse ``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` into a timedelta."""
+    number, unit = value[:-1], value[-1:]
+    if unit not in _DURATION_UNITS or not number.isdigit():
+        raise click.BadParameter(
+            f"{value!r} is not a duration: a whole number and one of s, m, h, d, w (30d)"
+        )
+    return timedelta(seconds=int(number) * _DURATION_UNITS[unit])
+
+
+@executions.command("prune")
+@_tenant_option
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    callback=_duration,
+    metavar="AGE",
+    help="Prune executions that finished longer ago than this: 30d, 12h, 90m, 2w.",
+)
+@store_options
+@pass_settings
+def prune_executions(settings: Settings, tenant: str, older_than: timedelta) -> None:
+    """Delete TENANT's finished executions older than --older-than.
+
+    Only executions that are not running and whose finish time is older go; one that a
+    file still names is kept (and counted), so no file points at a missing execution.
+    """
+    from skillbox_store.cli.tenants import emit_report
+    from skillbox_store.records import utc_now
+
+    cutoff = utc_now() - older_than
+    report = run(settings, lambda store: store.prune_executions(tenant, cutoff))
+    if not settings.json:
+        click.echo(f"finished before {text(cutoff)}:")
+    emit_report(settings, report, "removed")
 
 
 def _execution_fields(e: Execution) -> list[tuple[str, object]]:
@@ -141,7 +310,15 @@ def files() -> None:
     show_default=True,
     help=f"Page size (at most {FILES_PAGE_MAX}).",
 )
-@click.option("--offset", type=int, default=0, show_default=True, help="Files to skip.")
+@click.option(
+    "--offset",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Files to skip (costs what it skips; --after does not).",
+)
+@_after_option
+@_all_option
 @store_options
 @pass_settings
 def list_files(
@@ -151,22 +328,39 @@ def list_files(
     execution_id: str | None,
     limit: int,
     offset: int,
+    after: str | None,
+    all_pages: bool,
 ) -> None:
-    """List a page of TENANT's files, newest first."""
+    """List a page of TENANT's files, newest first.
+
+    When the page is full, the cursor of the next one is printed on stderr as
+    ``next page: --after ID``. With --all, every matching file is printed, page by page.
+    """
     from skillbox_store.records import FileFilter
 
-    wanted = FileFilter(
-        tenant_id=tenant,
-        session_id=session_id,
-        execution_id=execution_id,
+    async def page(store: Store, after: str | None, limit: int, offset: int) -> list[File]:
+        wanted = FileFilter(
+            tenant_id=tenant,
+            session_id=session_id,
+            execution_id=execution_id,
+            limit=limit,
+            offset=offset,
+            after=after,
+        )
+        return await store.list_files(wanted)
+
+    _list(
+        settings,
+        page,
+        after=after,
         limit=limit,
+        page_max=FILES_PAGE_MAX,
         offset=offset,
+        all_pages=all_pages,
+        columns=_FILE_COLUMNS,
+        row=_file_row,
+        empty="no files match",
     )
-    found = run(settings, lambda store: store.list_files(wanted))
-    if settings.json:
-        emit_json([record_json(file) for file in found])
-    else:
-        emit_table(_FILE_COLUMNS, map(_file_row, found), empty="no files match")
 
 
 @files.command("versions")
@@ -185,7 +379,7 @@ def file_versions(settings: Settings, tenant: str, file_id: str) -> None:
         if not chain:
             # The store answers "no versions" for a missing file; at a prompt a typo
             # in the id deserves the same not-found as every other command gives.
-            raise NotFoundError(f"tenant {tenant!r} has no file {file_id!r}")
+            raise not_found(tenant, f"file {shown(file_id)}")
         return chain
 
     chain = run(settings, whole_chain)

@@ -9,7 +9,6 @@ traceback.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -25,6 +24,7 @@ from skillbox_store.errors import (
     InvalidArgumentError,
     MigrationError,
     NotFoundError,
+    SchemaOutdatedError,
     StoreError,
     UnavailableError,
 )
@@ -69,6 +69,8 @@ class ExitCode(IntEnum):
     """The database cannot be reached."""
     CONFLICT = 5
     """The write contradicts what is stored (revoked twice...); `keys check`: revoked."""
+    SCHEMA_OUTDATED = 6
+    """The schema is behind this code and ``--no-migrate`` kept it so: run ``migrate``."""
 
 
 # Most specific first: AlreadyRevokedError and its kin are ConflictErrors.
@@ -77,14 +79,19 @@ _FAILURES: Final[tuple[tuple[type[StoreError], ExitCode, str], ...]] = (
     (NotFoundError, ExitCode.NOT_FOUND, "not found"),
     (UnavailableError, ExitCode.UNAVAILABLE, "database unavailable"),
     (ConflictError, ExitCode.CONFLICT, "conflict"),
+    (SchemaOutdatedError, ExitCode.SCHEMA_OUTDATED, "schema not migrated"),
     (MigrationError, ExitCode.ERROR, "migration failed"),
     (StoreError, ExitCode.ERROR, "store error"),
 )
 
 # "user:secret@" in any URL a message quotes, whichever URL it is.
 _NETLOC_PASSWORD: Final = re.compile(r"(//[^/\s:@]*):[^/\s@]*@")
-# libpq keyword strings quoted by drivers: password=secret or password='se cret'.
-_PASSWORD_PARAM: Final = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)")
+# libpq keyword strings quoted by drivers: password=secret or password='se cret'. An
+# unquoted value ends before the punctuation that ends the phrase around it, so that
+# "…?password=secret: connection refused" keeps its colon once masked.
+_PASSWORD_PARAM: Final = re.compile(
+    r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*?)(?=[:;,.)\]\"']*(?:\s|&|$))"
+)
 # A password shorter than this is left alone in free text: masking every "ab" would
 # garble the message while hiding nothing a guess would not find at once.
 _MIN_MASKED_PASSWORD: Final = 4
@@ -156,12 +163,22 @@ class Settings:
     json: bool = False
     migrate: bool = True
 
-    def open(self, *, migrate: bool | None = None) -> AbstractAsyncContextManager[Store]:
-        """Open the store, migrating it unless ``--no-migrate`` (or ``migrate``) says not."""
+    def open(
+        self, *, migrate: bool | None = None, check_schema: bool = True
+    ) -> AbstractAsyncContextManager[Store]:
+        """Open the store, migrating it unless ``--no-migrate`` (or ``migrate``) says not.
+
+        ``check_schema=False`` opens a store whose schema is behind without migrating it,
+        for the commands about the schema itself (see `open_store`).
+        """
         # Imported here: the backends' machinery is not needed to show help.
         from skillbox_store.open import open_store
 
-        return open_store(self.url, migrate=self.migrate if migrate is None else migrate)
+        return open_store(
+            self.url,
+            migrate=self.migrate if migrate is None else migrate,
+            check_schema=check_schema,
+        )
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)
@@ -172,16 +189,21 @@ def run(
     action: Callable[[Store], Awaitable[_T]],
     *,
     migrate: bool | None = None,
+    check_schema: bool = True,
 ) -> _T:
     """Open the store, run ``action`` on it, close it; return what the action returned.
 
     The one place where a `StoreError` becomes a one-line message and an exit code
     (`CommandError`), whether opening, the action or closing raised it. ``migrate``
-    overrides ``--migrate/--no-migrate`` for the commands about the schema itself.
+    overrides ``--migrate/--no-migrate``, and ``check_schema=False`` lets an unmigrated
+    schema open, for the commands about the schema itself.
     """
 
+    # Imported here, as the store is: asyncio alone costs what `--help` does.
+    import asyncio
+
     async def opened() -> _T:
-        async with settings.open(migrate=migrate) as store:
+        async with settings.open(migrate=migrate, check_schema=check_schema) as store:
             return await action(store)
 
     try:

@@ -22,10 +22,11 @@ from skillbox_store.records import Execution
 pytestmark = pytest.mark.postgres
 
 TASKS: Final = 16
-TIMEOUT: Final = 2.0
+TIMEOUT: Final = 1.0
 # Scheduling noise on top of TIMEOUT (2 shared cores, 16 tasks and a server starting).
 NOISE: Final = 1.0
-OUTAGE: Final = 2.0
+# Several timeouts long, so that calls also meet an empty pool, not only dead connections.
+OUTAGE: Final = 3.0
 # The pool reconnects with a backoff: the store must serve again within this after the
 # server is back.
 RECOVERY_LIMIT: Final = 15.0

@@ -24,12 +24,15 @@ from skillbox_store.backends.memory import bulk, listing, retention
 from skillbox_store.backends.memory.tables import StoredFile, StoredSkill, Tables
 from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
+    OUTER_STORE_IN_TRANSACTION,
     AlreadyExistsError,
     AlreadyFinishedError,
     AlreadyRevokedError,
     ConflictError,
     NotFoundError,
     StoreError,
+    not_found,
+    shown,
 )
 from skillbox_store.migrations import latest_version
 from skillbox_store.records import (
@@ -45,6 +48,7 @@ from skillbox_store.records import (
 from skillbox_store.store import Store
 
 __all__ = ["MemoryStore"]
+
 
 def _new_id() -> str:
     return str(uuid.uuid4())
@@ -122,10 +126,7 @@ class MemoryStore:
         shared = self._shared
         if self._scope is None and shared.lock.locked():
             if shared.owner is asyncio.current_task():
-                raise StoreError(
-                    "this task has a transaction open on the store: "
-                    "write through the transaction's store instead"
-                )
+                raise StoreError(OUTER_STORE_IN_TRANSACTION)
             async with shared.lock:
                 pass
         return self._read()
@@ -177,11 +178,11 @@ class MemoryStore:
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id)
+        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
         tables = await self._write()
         key = tables.keys.read(tenant_id).get(key_id)
         if key is None:
-            raise NotFoundError(f"tenant has no API key {key_id}")
+            raise not_found(tenant_id, f"API key {shown(key_id)}")
         if key.revoked_at is not None:
             raise AlreadyRevokedError(f"API key {key_id} is already revoked")
         key = key.model_copy(update={"revoked_at": utc_now()})
@@ -205,10 +206,10 @@ class MemoryStore:
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id)
+        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
         execution = self._read().executions.read(tenant_id).get(execution_id)
         if execution is None:
-            raise NotFoundError(f"tenant has no execution {execution_id}")
+            raise not_found(tenant_id, f"execution {shown(execution_id)}")
         return _detach(execution)
 
     async def list_executions(
@@ -231,7 +232,7 @@ class MemoryStore:
         tables = await self._write()
         stored = tables.executions.read(execution.tenant_id).get(execution.id)
         if stored is None:
-            raise NotFoundError(f"tenant has no execution {execution.id}")
+            raise not_found(execution.tenant_id, f"execution {shown(execution.id)}")
         if stored.status != "running":
             raise AlreadyFinishedError(
                 f"execution {execution.id} already finished with status {stored.status!r}"
@@ -264,13 +265,15 @@ class MemoryStore:
         if file.execution_id is not None and (
             file.execution_id not in tables.executions.read(tenant_id)
         ):
-            raise NotFoundError(
-                f"execution_id {file.execution_id} names no execution of the tenant"
+            raise not_found(
+                file.tenant_id, f"execution {shown(file.execution_id)} (named by execution_id)"
             )
         if file.parent_id is not None:
             parent = tables.files.read(tenant_id).get(file.parent_id)
             if parent is None:
-                raise NotFoundError(f"parent_id {file.parent_id} names no file of the tenant")
+                raise not_found(
+                    file.tenant_id, f"file {shown(file.parent_id)} (named by parent_id)"
+                )
             if file.version <= parent.file.version:
                 raise ConflictError(
                     f"version {file.version} must be greater than the parent's "
@@ -286,10 +289,10 @@ class MemoryStore:
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         stored = self._read().files.read(tenant_id).get(file_id)
         if stored is None:
-            raise NotFoundError(f"tenant has no file {file_id}")
+            raise not_found(tenant_id, f"file {shown(file_id)}")
         return stored.file.model_copy()
 
     async def update_file(self, file: File) -> File:
@@ -298,7 +301,7 @@ class MemoryStore:
         tables = await self._write()
         stored = tables.files.read(tenant_id).get(file.id)
         if stored is None:
-            raise NotFoundError(f"tenant has no file {file.id}")
+            raise not_found(file.tenant_id, f"file {shown(file.id)}")
         old = stored.file
         if file.version != old.version:
             tables.check_new_version(stored, file.version)
@@ -317,11 +320,11 @@ class MemoryStore:
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         tables = await self._write()
         stored = tables.files.read(tenant_id).get(file_id)
         if stored is None:
-            raise NotFoundError(f"tenant has no file {file_id}")
+            raise not_found(tenant_id, f"file {shown(file_id)}")
         chain = tables.chain(tenant_id, stored.chain_id)
         if any(member.parent_id == file_id for member in chain):
             raise ConflictError(f"file {file_id} is the parent of a later version")
@@ -357,7 +360,7 @@ class MemoryStore:
         tables = await self._write()
         stored = tables.files.read(tenant_id).get(file_id)
         if stored is None:
-            raise NotFoundError(f"tenant has no file {file_id}")
+            raise not_found(tenant_id, f"file {shown(file_id)}")
         head = tables.chain(tenant_id, stored.chain_id)[0]
         now = utc_now()
         new = head.model_copy(
@@ -411,12 +414,12 @@ class MemoryStore:
     def _session(self, tables: Tables, tenant_id: str, session_id: str) -> Session:
         session = tables.sessions.read(tenant_id).get(session_id)
         if session is None:
-            raise NotFoundError(f"tenant has no session {session_id}")
+            raise not_found(tenant_id, f"session {shown(session_id)}")
         return session
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         return self._session(self._read(), tenant_id, session_id).model_copy()
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
@@ -425,12 +428,12 @@ class MemoryStore:
         tables = self._read()
         session_id = tables.session_ids.read(tenant_id).get(external_id)
         if session_id is None:
-            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+            raise not_found(tenant_id, f"session with external id {shown(external_id)}")
         return self._session(tables, tenant_id, session_id).model_copy()
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         tables = await self._write()
         session = self._session(tables, tenant_id, session_id)
         session = session.model_copy(update={"last_accessed_at": utc_now()})
@@ -443,7 +446,7 @@ class MemoryStore:
         tables = await self._write()
         session_id = tables.session_ids.read(tenant_id).get(external_id)
         if session_id is None:
-            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+            raise not_found(tenant_id, f"session with external id {shown(external_id)}")
         del tables.session_ids.write(tenant_id)[external_id]
         del tables.sessions.write(tenant_id)[session_id]
 
@@ -468,7 +471,7 @@ class MemoryStore:
         check.check_text("version", version)
         stored = self._skills(tenant_id).get((name, version))
         if stored is None:
-            raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+            raise not_found(tenant_id, f"skill {shown(name)} version {shown(version)}")
         return stored.record.model_copy()
 
     async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
@@ -488,7 +491,7 @@ class MemoryStore:
         check.check_text("tenant_id", tenant_id)
         latest = listing.latest_skill(self._read(), tenant_id, name)
         if latest is None:
-            raise NotFoundError(f"tenant has no version of skill {name!r}")
+            raise not_found(tenant_id, f"version of skill {shown(name)}")
         return latest.record.version
 
     # -- Keeping data ---------------------------------------------------------------------
@@ -521,8 +524,11 @@ class MemoryStore:
 
     # -- The store itself -----------------------------------------------------------------
 
-    async def table_counts(self) -> dict[str, int]:
-        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
+    async def table_counts(self, *, exact: bool = True) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`).
+
+        Always exact, and cheap: ``exact`` is accepted and changes nothing.
+        """
         return self._read().counts()
 
     async def ping(self) -> None:
@@ -540,10 +546,7 @@ class MemoryStore:
         outer = self._scope
         if outer is None:
             if shared.owner is asyncio.current_task():
-                raise StoreError(
-                    "this task has a transaction open on the store: "
-                    "nest through the transaction's store (tx.transaction())"
-                )
+                raise StoreError(OUTER_STORE_IN_TRANSACTION)
             await shared.lock.acquire()
             shared.owner = asyncio.current_task()
         try:

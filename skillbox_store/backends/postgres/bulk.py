@@ -208,11 +208,12 @@ def _skill_row(s: Any) -> Row:
     return (s.tenant_id, s.name, s.version, s.description, s.lang, s.uploaded_at)
 
 
-# Column types for COPY, so an empty list or a None is sent as what the column holds.
+# How COPY dumps each column's values: an empty list or None as what the column holds.
+# Ids are str, sent as text (the uuid dumper wants `uuid.UUID`); the server parses them.
 _TYPES: Final[dict[str, list[str]]] = {
-    "api_keys": ["uuid", "text", "text", "text", "timestamptz", "timestamptz"],
+    "api_keys": ["text", "text", "text", "text", "timestamptz", "timestamptz"],
     "executions": [
-        "uuid",
+        "text",
         "text",
         "text",
         "text",
@@ -228,21 +229,21 @@ _TYPES: Final[dict[str, list[str]]] = {
         "timestamptz",
     ],
     "files": [
-        "uuid",
         "text",
-        "uuid",
-        "uuid",
+        "text",
+        "text",
+        "text",
         "text",
         "text",
         "int8",
         "text",
         "int4",
-        "uuid",
+        "text",
         "timestamptz",
         "timestamptz",
-        "uuid",
+        "text",
     ],
-    "sessions": ["uuid", "text", "text", "timestamptz", "timestamptz"],
+    "sessions": ["text", "text", "text", "timestamptz", "timestamptz"],
     "skills": ["text", "text", "text", "text", "text", "timestamptz"],
 }
 

@@ -2,10 +2,11 @@
 
 Every statement goes through `Connections.query`, the one place that picks the
 connection, confines a failed write inside a transaction block to a savepoint, runs a
-read again after a server restart, and turns driver errors into store errors. Each call
-has one deadline, the pool's ``timeout`` from its start: waiting for a connection, for
-the pool's check after a dead connection and for the connection of the second attempt
-all come out of it, so no call waits longer than ``timeout`` for the pool.
+read (or a block's BEGIN) again after a server restart, and turns driver errors into
+store errors. Each call has one deadline, the pool's ``timeout`` from its start:
+waiting for a connection, for the pool's check after a dead connection and for the
+connection of the second attempt all come out of it, so no call waits longer than
+``timeout`` for the pool.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from skillbox_store.backends.postgres.errors import (
     translate,
 )
 from skillbox_store.backends.postgres.statements import Statements
-from skillbox_store.errors import NotFoundError, StoreError, UnavailableError
+from skillbox_store.errors import (
+    OUTER_STORE_IN_TRANSACTION,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+)
 
 __all__ = ["Connections", "Fetch", "Pool", "Row", "Shared"]
 
@@ -77,7 +83,8 @@ class Shared:
     pool: Pool
     sql: Statements
     owns_pool: bool
-    password: str | None
+    # Only to scrub messages; never in a repr (loggers and error trackers print reprs).
+    password: str | None = field(repr=False)
     closed: bool = False
     # Tasks inside a transaction() block of this store: their writes (and blocks)
     # through the outer store would run in a second transaction that can wait forever
@@ -124,17 +131,11 @@ class Connections:
 
     def _refuse_write_beside_block(self) -> None:
         if asyncio.current_task() in self.shared.block_tasks:
-            raise StoreError(
-                "this task has a transaction open on the store: "
-                "write through the transaction's store instead"
-            )
+            raise StoreError(OUTER_STORE_IN_TRANSACTION)
 
     def _refuse_block_beside_block(self) -> None:
         if asyncio.current_task() in self.shared.block_tasks:
-            raise StoreError(
-                "this task has a transaction open on the store: "
-                "nest through the transaction's store (tx.transaction())"
-            )
+            raise StoreError(OUTER_STORE_IN_TRANSACTION)
 
     async def _check_pool(self, deadline: float) -> None:
         """Drop the pool's dead connections, waiting for that at most until ``deadline``.

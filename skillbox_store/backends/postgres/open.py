@@ -59,11 +59,14 @@ class PostgresOptions:
     """The options `open_store` accepts for ``postgresql://`` URLs.
 
     Attributes:
-        schema: the schema of the tables (also ``?schema=`` in the URL).
+        schema: the schema of the tables (also ``?schema=`` in the URL): 1 to 63
+            characters of a-z, 0-9 and _, not starting with a digit, no system schema.
         min_size: connections the pool keeps open.
         max_size: connections the pool opens at most; ``transaction()`` blocks hold one.
-        timeout: seconds a call waits for a free connection before `UnavailableError`.
-        connect_timeout: seconds opening waits for the server before `UnavailableError`.
+        timeout: seconds a call waits, in all, for a live pooled connection before
+            `UnavailableError` (a busy pool or a server down alike).
+        connect_timeout: seconds the whole opening may take (connecting, waiting for
+            another process's migrations, filling the pool) before `UnavailableError`.
         max_idle: seconds an idle connection above ``min_size`` is kept.
         max_lifetime: seconds after which a connection is replaced.
         check: test each connection before lending it (one more round trip per call;
@@ -143,10 +146,6 @@ def _split_url(url: str) -> tuple[str, str | None, str | None]:
             the message never holds the password.
     """
     where = repr(redact_url(url))
-    not_unicode = InvalidArgumentError(
-        f"malformed PostgreSQL URL {where}: it holds a character that is not valid Unicode "
-        "(a lone surrogate)"
-    )
     try:
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False)
@@ -157,7 +156,10 @@ def _split_url(url: str) -> tuple[str, str | None, str | None]:
         params = conninfo_to_dict(conninfo)
     except UnicodeError:
         # Percent-encoding and libpq take bytes: a lone surrogate has none.
-        raise not_unicode from None
+        raise InvalidArgumentError(
+            f"malformed PostgreSQL URL {where}: it holds a character that is not valid "
+            "Unicode (a lone surrogate)"
+        ) from None
     except ValueError as exc:
         raise InvalidArgumentError(f"malformed PostgreSQL URL {where}: {exc}") from None
     except psycopg.Error as exc:

@@ -116,6 +116,39 @@ SELECT_TABLE_COUNTS: Final = (
     "(SELECT count(*) FROM {schema}.skills)"
 )
 
+# Estimates where the planner's statistics say a table is big (at least %(above)s rows),
+# exact counts elsewhere, in one statement: CASE evaluates a count(*) subquery only in
+# the branch that needs it, so a big table is never scanned. reltuples is -1 for a table
+# never analyzed, which is then counted. Each table gives (count, is it an estimate).
+SELECT_TABLE_COUNTS_ESTIMATED: Final = (
+    "SELECT "
+    "CASE WHEN n.api_keys >= %(above)s THEN n.api_keys "
+    "ELSE (SELECT count(*) FROM {schema}.api_keys) END, "
+    "n.api_keys >= %(above)s, "
+    "CASE WHEN n.executions >= %(above)s THEN n.executions "
+    "ELSE (SELECT count(*) FROM {schema}.executions) END, "
+    "n.executions >= %(above)s, "
+    "CASE WHEN n.files >= %(above)s THEN n.files "
+    "ELSE (SELECT count(*) FROM {schema}.files) END, "
+    "n.files >= %(above)s, "
+    "CASE WHEN n.sessions >= %(above)s THEN n.sessions "
+    "ELSE (SELECT count(*) FROM {schema}.sessions) END, "
+    "n.sessions >= %(above)s, "
+    "CASE WHEN n.skills >= %(above)s THEN n.skills "
+    "ELSE (SELECT count(*) FROM {schema}.skills) END, "
+    "n.skills >= %(above)s FROM (SELECT "
+    "(SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE "
+    "relnamespace = %(schema)s::regnamespace AND relname = 'api_keys') AS api_keys, "
+    "(SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE "
+    "relnamespace = %(schema)s::regnamespace AND relname = 'executions') AS executions, "
+    "(SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE "
+    "relnamespace = %(schema)s::regnamespace AND relname = 'files') AS files, "
+    "(SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE "
+    "relnamespace = %(schema)s::regnamespace AND relname = 'sessions') AS sessions, "
+    "(SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE "
+    "relnamespace = %(schema)s::regnamespace AND relname = 'skills') AS skills) n"
+)
+
 # -- API keys ---------------------------------------------------------------------------
 
 INSERT_KEY: Final = (
@@ -460,6 +493,7 @@ class Statements:
     SELECT_APPLIED_MIGRATIONS: bytes
     SELECT_SCHEMA_VERSION: bytes
     SELECT_TABLE_COUNTS: bytes
+    SELECT_TABLE_COUNTS_ESTIMATED: bytes
     INSERT_MIGRATION: bytes
     INSERT_KEY: bytes
     SELECT_KEY_BY_HASH: bytes

@@ -13,9 +13,11 @@ Transactions. A `transaction()` block holds one pooled connection for its whole 
 leaves the block usable and unchanged, as outside one.
 
 Broken connections. After a server restart the pool's idle connections are dead. A
-read that fails on one runs once more on a fresh connection; a write does so only when
-the server had ended the session before the statement ran (SQLSTATE 57P01–57P03),
-since otherwise it may have been applied. The pool's ``check`` option tests each
+read (or a block's BEGIN) that fails on one runs once more on a fresh connection; a
+write does so only when the server had ended the session before the statement ran
+(SQLSTATE 57P01–57P03), since otherwise it may have been applied. Either way the call
+gives up within the pool's ``timeout``. A block whose connection dies raises
+`UnavailableError` and commits nothing. The pool's ``check`` option tests each
 connection before use instead, at the price of a round trip per call.
 """
 
@@ -43,6 +45,8 @@ from skillbox_store.errors import (
     ConflictError,
     NotFoundError,
     StoreError,
+    not_found,
+    shown,
 )
 from skillbox_store.records import (
     APIKey,
@@ -54,7 +58,7 @@ from skillbox_store.records import (
     SkillRecord,
     utc_now,
 )
-from skillbox_store.stats import TABLES
+from skillbox_store.stats import ESTIMATE_ABOVE, TABLES, Estimate
 from skillbox_store.store import Store
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
@@ -157,13 +161,13 @@ class PostgresStore:
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id)
+        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
         sql = self._db.sql
         row = await self._db.one(sql.REVOKE_KEY, (utc_now(), tenant_id, key_id), write=True)
         if row is not None:
             return rows.key_from_row(row)
         if await self._db.one(sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
-            raise NotFoundError(f"tenant has no API key {key_id}")
+            raise not_found(tenant_id, f"API key {shown(key_id)}")
         raise AlreadyRevokedError(f"API key {key_id} was already revoked")
 
     # -- Executions -------------------------------------------------------------------------
@@ -197,10 +201,10 @@ class PostgresStore:
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id)
+        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
         row = await self._db.one(self._db.sql.SELECT_EXECUTION, (tenant_id, execution_id))
         if row is None:
-            raise NotFoundError(f"tenant has no execution {execution_id}")
+            raise not_found(tenant_id, f"execution {shown(execution_id)}")
         return rows.execution_from_row(row)
 
     async def list_executions(
@@ -243,7 +247,7 @@ class PostgresStore:
             return rows.execution_from_row(row)
         status = await self._db.one(sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
         if status is None:
-            raise NotFoundError(f"tenant has no execution {e.id}")
+            raise not_found(e.tenant_id, f"execution {shown(e.id)}")
         raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
 
     # -- Files ------------------------------------------------------------------------------
@@ -265,12 +269,21 @@ class PostgresStore:
             "parent_id": f.parent_id,
             "now": now,
         }
-        if f.parent_id is None:
-            await self._db.query(sql.INSERT_FILE, params, "count", write=True)
-        elif not await self._db.query(sql.INSERT_FILE_AFTER_PARENT, params, "count", write=True):
+        insert = sql.INSERT_FILE if f.parent_id is None else sql.INSERT_FILE_AFTER_PARENT
+        try:
+            inserted = await self._db.query(insert, params, "count", write=True)
+        except NotFoundError:
+            if f.execution_id is None:
+                raise
+            # The execution is the foreign key a new file can miss (the statement itself
+            # finds the parent): said in the words every backend uses.
+            raise not_found(
+                f.tenant_id, f"execution {shown(f.execution_id)} (named by execution_id)"
+            ) from None
+        if not inserted:
             parent = await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.parent_id))
             if parent is None:
-                raise NotFoundError(f"parent_id {f.parent_id} names no file of the tenant")
+                raise not_found(f.tenant_id, f"file {shown(f.parent_id)} (named by parent_id)")
             raise ConflictError(
                 f"version {f.version} must be greater than the parent's ({parent[0]})"
             )
@@ -293,10 +306,10 @@ class PostgresStore:
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         row = await self._db.one(self._db.sql.SELECT_FILE, (tenant_id, file_id))
         if row is None:
-            raise NotFoundError(f"tenant has no file {file_id}")
+            raise not_found(tenant_id, f"file {shown(file_id)}")
         return rows.file_from_row(row)
 
     async def update_file(self, file: File) -> File:
@@ -316,14 +329,14 @@ class PostgresStore:
         if row is not None:
             return rows.file_from_row(row)
         if await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.id)) is None:
-            raise NotFoundError(f"tenant has no file {f.id}")
+            raise not_found(f.tenant_id, f"file {shown(f.id)}")
         raise ConflictError(
             f"version {f.version} must stay above the parent's and below every child's"
         )
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         deleted = await self._db.query(
             self._db.sql.DELETE_FILE,
             (tenant_id, file_id),
@@ -332,7 +345,7 @@ class PostgresStore:
             referenced=ConflictError,
         )
         if not deleted:
-            raise NotFoundError(f"tenant has no file {file_id}")
+            raise not_found(tenant_id, f"file {shown(file_id)}")
 
     async def list_files(self, filter: FileFilter) -> list[File]:
         wanted = check.check_file_filter(filter)
@@ -400,7 +413,7 @@ class PostgresStore:
                     continue
                 raise
             if row is None:
-                raise NotFoundError(f"tenant has no file {file_id}")
+                raise not_found(tenant_id, f"file {shown(file_id)}")
             return rows.file_from_row(row)
         raise ConflictError(
             f"file {file_id}: lost the race for the chain's next version "
@@ -434,10 +447,10 @@ class PostgresStore:
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         row = await self._db.one(self._db.sql.SELECT_SESSION, (tenant_id, session_id))
         if row is None:
-            raise NotFoundError(f"tenant has no session {session_id}")
+            raise not_found(tenant_id, f"session {shown(session_id)}")
         return rows.session_from_row(row)
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
@@ -447,17 +460,17 @@ class PostgresStore:
             self._db.sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id)
         )
         if row is None:
-            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+            raise not_found(tenant_id, f"session with external id {shown(external_id)}")
         return rows.session_from_row(row)
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         row = await self._db.one(
             self._db.sql.TOUCH_SESSION, (utc_now(), tenant_id, session_id), write=True
         )
         if row is None:
-            raise NotFoundError(f"tenant has no session {session_id}")
+            raise not_found(tenant_id, f"session {shown(session_id)}")
         return rows.session_from_row(row)
 
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
@@ -467,7 +480,7 @@ class PostgresStore:
             self._db.sql.DELETE_SESSION, (tenant_id, external_id), "count", write=True
         )
         if not deleted:
-            raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+            raise not_found(tenant_id, f"session with external id {shown(external_id)}")
 
     # -- Skills -----------------------------------------------------------------------------
 
@@ -484,7 +497,7 @@ class PostgresStore:
         check.check_text("version", version)
         row = await self._db.one(self._db.sql.SELECT_SKILL, (tenant_id, name, version))
         if row is None:
-            raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+            raise not_found(tenant_id, f"skill {shown(name)} version {shown(version)}")
         return rows.skill_from_row(row)
 
     async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
@@ -505,7 +518,7 @@ class PostgresStore:
         check.check_text("name", name)
         row = await self._db.one(self._db.sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
         if row is None:
-            raise NotFoundError(f"tenant has no version of skill {name!r}")
+            raise not_found(tenant_id, f"version of skill {shown(name)}")
         version: str = row[0]
         return version
 
@@ -559,11 +572,23 @@ class PostgresStore:
 
     # -- The store itself -------------------------------------------------------------------
 
-    async def table_counts(self) -> dict[str, int]:
-        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
-        row = await self._db.one(self._db.sql.SELECT_TABLE_COUNTS, ())
-        assert row is not None  # a SELECT without FROM returns its one row
-        return dict(zip(TABLES, (int(n) for n in row), strict=True))
+    async def table_counts(self, *, exact: bool = True) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`).
+
+        With ``exact=False``, a table of at least `ESTIMATE_ABOVE` rows by the planner's
+        statistics is not scanned: its count is the `Estimate` in ``pg_class``.
+        """
+        sql = self._db.sql
+        if exact:
+            row = await self._db.one(sql.SELECT_TABLE_COUNTS, ())
+            assert row is not None  # a SELECT without FROM returns its one row
+            return dict(zip(TABLES, (int(n) for n in row), strict=True))
+        params = {"schema": sql.schema, "above": ESTIMATE_ABOVE}
+        row = await self._db.one(sql.SELECT_TABLE_COUNTS_ESTIMATED, params)
+        assert row is not None  # one row, from a subquery without FROM
+        pairs = zip(row[0::2], row[1::2], strict=True)
+        counts = (Estimate(n) if estimated else int(n) for n, estimated in pairs)
+        return dict(zip(TABLES, counts, strict=True))
 
     async def ping(self) -> None:
         await self._db.one(self._db.sql.SELECT_ONE, ())

@@ -168,6 +168,8 @@ async def run(
 
     def guarded(conn: sqlite3.Connection) -> T:
         try:
+            if deadline is not None:
+                _limit_busy_wait(conn, deadline - time.monotonic())
             return work(conn, *args)
         except StoreError:
             raise
@@ -192,7 +194,6 @@ async def run(
         def within_deadline(conn: sqlite3.Connection) -> T:
             if not claim.acquire(blocking=False):
                 raise _Dropped
-            _limit_busy_wait(conn, deadline - time.monotonic())
             return guarded(conn)
 
         future = _queue(connection, within_deadline)

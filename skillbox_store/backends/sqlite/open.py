@@ -46,16 +46,22 @@ async def open_sqlite_store(
 ) -> SqliteStore:
     """Open the SQLite database of ``url`` and migrate it unless ``migrate`` is False.
 
+    The path is taken literally, whatever it holds (``file:``, ``%20``): the store
+    opens a ``file:`` URI it builds itself from it.
+
     Options:
-        busy_timeout: seconds a write waits for another connection's (or another task's
-            transaction block's) lock before `UnavailableError`; default 5.
+        busy_timeout: seconds a call may wait, all told, before `UnavailableError`: for
+            another connection's lock, for another task's transaction block and for
+            the calls queued ahead of it on the connection; default 5.
         readers: reader connections of a file database (each has its own thread);
             default 1. ``:memory:`` always uses one connection for everything.
 
     Raises:
-        InvalidArgumentError: a malformed URL or an unknown or bad option.
-        UnavailableError: the file cannot be opened (missing directory, permissions)
-            or is not a SQLite database.
+        InvalidArgumentError: a malformed URL, an unknown or bad option, or a path that
+            cannot name a database file (a NUL or lone surrogate in it, too long, a
+            directory, a missing parent directory).
+        UnavailableError: the file system refuses to open the file (permissions, a
+            read-only location), or it is not a SQLite database.
         MigrationError: the schema cannot be brought to this version.
     """
     if unknown:

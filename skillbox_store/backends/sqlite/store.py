@@ -51,7 +51,12 @@ from skillbox_store.backends.sqlite.connection import (
     savepoint,
 )
 from skillbox_store.bulk import BulkReader, BulkRecord
-from skillbox_store.errors import NotFoundError, StoreError, UnavailableError
+from skillbox_store.errors import (
+    OUTER_STORE_IN_TRANSACTION,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+)
 from skillbox_store.records import (
     APIKey,
     Execution,
@@ -128,8 +133,9 @@ class SqliteStore:
         connection open. Everything runs on this one connection, so reads wait for
         another task's open transaction. The connection must not be inside a
         transaction of its own when a method is called, and should have
-        ``PRAGMA foreign_keys = ON``. ``busy_timeout`` (seconds) bounds the wait for
-        another task's transaction block.
+        ``PRAGMA foreign_keys = ON``. ``busy_timeout`` (seconds) bounds each call's
+        waits as on a store `open_store` made; to do so the store sets the connection's
+        SQLite busy timeout to what each call has left of it.
         """
         return cls(
             "caller's connection", connection, [], owns_connections=False, busy_timeout=busy_timeout
@@ -166,10 +172,7 @@ class SqliteStore:
         if not shared.lock.locked():
             return
         if shared.owner is asyncio.current_task():
-            raise StoreError(
-                "this task has a transaction open on the store: "
-                "use the transaction's store (tx) inside the block"
-            )
+            raise StoreError(OUTER_STORE_IN_TRANSACTION)
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 while shared.lock.locked():
@@ -231,7 +234,7 @@ class SqliteStore:
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id)
+        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
         return await self._write(units.revoke_key, tenant_id, key_id)
 
     # -- Executions -------------------------------------------------------------------------
@@ -246,7 +249,7 @@ class SqliteStore:
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id)
+        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
         return await self._read(units.get_execution, tenant_id, execution_id)
 
     async def list_executions(
@@ -275,7 +278,7 @@ class SqliteStore:
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         return await self._read(units.get_file, tenant_id, file_id)
 
     async def update_file(self, file: File) -> File:
@@ -284,7 +287,7 @@ class SqliteStore:
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
         check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id)
+        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
         await self._write(units.delete_file, tenant_id, file_id)
 
     async def list_files(self, filter: FileFilter) -> list[File]:
@@ -336,7 +339,7 @@ class SqliteStore:
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         return await self._read(units.get_session, tenant_id, session_id)
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
@@ -346,7 +349,7 @@ class SqliteStore:
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
         check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id)
+        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
         return await self._write(units.touch_session, tenant_id, session_id)
 
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
@@ -432,8 +435,11 @@ class SqliteStore:
 
     # -- The store itself -------------------------------------------------------------------
 
-    async def table_counts(self) -> dict[str, int]:
-        """Count the records of every tenant (`skillbox_store.stats.StoreStats`)."""
+    async def table_counts(self, *, exact: bool = True) -> dict[str, int]:
+        """Count the records of every tenant (`skillbox_store.stats.StoreStats`).
+
+        Always exact: SQLite keeps no row estimates short of ``ANALYZE``.
+        """
         return await self._read(units.table_counts)
 
     async def ping(self) -> None:
@@ -474,10 +480,7 @@ class SqliteStore:
     async def _hold_writer(self, deadline: float) -> AsyncIterator[None]:
         shared = self._shared
         if shared.owner is not None and shared.owner is asyncio.current_task():
-            raise StoreError(
-                "this task has a transaction open on the store: "
-                "nest through the transaction's store (tx.transaction())"
-            )
+            raise StoreError(OUTER_STORE_IN_TRANSACTION)
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await shared.lock.acquire()

@@ -30,6 +30,8 @@ from skillbox_store.errors import (
     AlreadyRevokedError,
     ConflictError,
     NotFoundError,
+    not_found,
+    shown,
 )
 from skillbox_store.records import (
     APIKey,
@@ -87,7 +89,7 @@ def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
     if row is not None:
         return key_from_row(row)
     if _one(conn, sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
-        raise NotFoundError(f"tenant has no API key {key_id}")
+        raise not_found(tenant_id, f"API key {shown(key_id)}")
     raise AlreadyRevokedError(f"API key {key_id} is already revoked")
 
 
@@ -122,7 +124,7 @@ def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execut
     """Return the tenant's execution."""
     row = _one(conn, sql.SELECT_EXECUTION, (tenant_id, execution_id))
     if row is None:
-        raise NotFoundError(f"tenant has no execution {execution_id}")
+        raise not_found(tenant_id, f"execution {shown(execution_id)}")
     return execution_from_row(row)
 
 
@@ -169,7 +171,7 @@ def update_execution(conn: Connection, execution: Execution) -> Execution:
         return execution_from_row(row)
     status = _one(conn, sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
     if status is None:
-        raise NotFoundError(f"tenant has no execution {e.id}")
+        raise not_found(e.tenant_id, f"execution {shown(e.id)}")
     raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
 
 
@@ -184,11 +186,13 @@ def create_file(conn: Connection, file: File) -> File:
     if file.execution_id is not None and (
         _one(conn, sql.SELECT_EXECUTION_EXISTS, (tenant_id, file.execution_id)) is None
     ):
-        raise NotFoundError(f"execution_id {file.execution_id} names no execution of the tenant")
+        raise not_found(
+            file.tenant_id, f"execution {shown(file.execution_id)} (named by execution_id)"
+        )
     if file.parent_id is not None:
         parent = _one(conn, sql.SELECT_FILE_CHAIN_POSITION, (tenant_id, file.parent_id))
         if parent is None:
-            raise NotFoundError(f"parent_id {file.parent_id} names no file of the tenant")
+            raise not_found(file.tenant_id, f"file {shown(file.parent_id)} (named by parent_id)")
         chain_id, parent_version, _ = parent
         if file.version <= parent_version:
             raise ConflictError(
@@ -219,7 +223,7 @@ def get_file(conn: Connection, tenant_id: str, file_id: str) -> File:
     """Return the tenant's file."""
     row = _one(conn, sql.SELECT_FILE, (tenant_id, file_id))
     if row is None:
-        raise NotFoundError(f"tenant has no file {file_id}")
+        raise not_found(tenant_id, f"file {shown(file_id)}")
     return file_from_row(row)
 
 
@@ -228,7 +232,7 @@ def update_file(conn: Connection, file: File) -> File:
     tenant_id = file.tenant_id
     position = _one(conn, sql.SELECT_FILE_CHAIN_POSITION, (tenant_id, file.id))
     if position is None:
-        raise NotFoundError(f"tenant has no file {file.id}")
+        raise not_found(file.tenant_id, f"file {shown(file.id)}")
     chain_id, old_version, parent_id = position
     version = file.version
     if version != old_version:
@@ -265,7 +269,7 @@ def update_file(conn: Connection, file: File) -> File:
 def delete_file(conn: Connection, tenant_id: str, file_id: str) -> None:
     """Delete a file that no later version names as its parent."""
     if _one(conn, sql.SELECT_FILE_VERSION, (tenant_id, file_id)) is None:
-        raise NotFoundError(f"tenant has no file {file_id}")
+        raise not_found(tenant_id, f"file {shown(file_id)}")
     if _one(conn, sql.SELECT_FILE_HAS_CHILD, (tenant_id, file_id)) is not None:
         raise ConflictError(f"file {file_id} is the parent of a later version")
     conn.execute(sql.DELETE_FILE, (tenant_id, file_id))
@@ -314,7 +318,7 @@ def create_file_version(
     """
     head_row = _one(conn, sql.SELECT_CHAIN_HEAD, {"tenant_id": tenant_id, "file_id": file_id})
     if head_row is None:
-        raise NotFoundError(f"tenant has no file {file_id}")
+        raise not_found(tenant_id, f"file {shown(file_id)}")
     head = file_from_row(head_row)
     chain_id = head_row[-1]
     now = dump_time(utc_now())
@@ -356,7 +360,7 @@ def get_session(conn: Connection, tenant_id: str, session_id: str) -> Session:
     """Return the tenant's session by internal id."""
     row = _one(conn, sql.SELECT_SESSION, (tenant_id, session_id))
     if row is None:
-        raise NotFoundError(f"tenant has no session {session_id}")
+        raise not_found(tenant_id, f"session {shown(session_id)}")
     return session_from_row(row)
 
 
@@ -364,7 +368,7 @@ def get_session_by_external_id(conn: Connection, tenant_id: str, external_id: st
     """Return the tenant's session by external id."""
     row = _one(conn, sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id))
     if row is None:
-        raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+        raise not_found(tenant_id, f"session with external id {shown(external_id)}")
     return session_from_row(row)
 
 
@@ -372,14 +376,14 @@ def touch_session(conn: Connection, tenant_id: str, session_id: str) -> Session:
     """Bump the session's `last_accessed_at`."""
     row = _one(conn, sql.TOUCH_SESSION, (dump_time(utc_now()), tenant_id, session_id))
     if row is None:
-        raise NotFoundError(f"tenant has no session {session_id}")
+        raise not_found(tenant_id, f"session {shown(session_id)}")
     return session_from_row(row)
 
 
 def delete_session(conn: Connection, tenant_id: str, external_id: str) -> None:
     """Delete the session by external id."""
     if conn.execute(sql.DELETE_SESSION, (tenant_id, external_id)).rowcount == 0:
-        raise NotFoundError(f"tenant has no session with external id {external_id!r}")
+        raise not_found(tenant_id, f"session with external id {shown(external_id)}")
 
 
 # -- Skills -----------------------------------------------------------------------------
@@ -406,7 +410,7 @@ def get_skill(conn: Connection, tenant_id: str, name: str, version: str) -> Skil
     """Return the tenant's skill version."""
     row = _one(conn, sql.SELECT_SKILL, (tenant_id, name, version))
     if row is None:
-        raise NotFoundError(f"tenant has no skill {name!r} version {version!r}")
+        raise not_found(tenant_id, f"skill {shown(name)} version {shown(version)}")
     return skill_from_row(row)
 
 
@@ -424,7 +428,7 @@ def resolve_latest_version(conn: Connection, tenant_id: str, name: str) -> str:
     """Return the most recently uploaded version of the skill."""
     row = _one(conn, sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
     if row is None:
-        raise NotFoundError(f"tenant has no version of skill {name!r}")
+        raise not_found(tenant_id, f"version of skill {shown(name)}")
     version: str = row[0]
     return version
 

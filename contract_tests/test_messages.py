@@ -1,0 +1,128 @@
+"""Messages: the same words for the same failure, whichever backend raises it.
+
+Each test expects one exact text, written here independently of any backend, so a
+backend that words a failure its own way fails on its own target.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from contract_tests.clauses import clause
+from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
+from skillbox_store import (
+    Execution,
+    File,
+    NotFoundError,
+    SkillRecord,
+    Store,
+    StoreError,
+)
+from skillbox_store.errors import OUTER_STORE_IN_TRANSACTION
+
+_MISSING = str(uuid.UUID(int=0x5EED))
+
+
+def _file(tenant: str, **fields: object) -> File:
+    return File.model_validate(
+        {"tenant_id": tenant, "name": "a.txt", "s3_key": "k", "version": 1, **fields}
+    )
+
+
+# (what is looked up, the call on (store, tenant, id), the record as the message names it)
+_LOOKUPS: list[tuple[str, Callable[[Store, str, str], Awaitable[object]], str]] = [
+    ("revoke_key", lambda s, t, i: s.revoke_key(t, i), "API key {id}"),
+    ("get_execution", lambda s, t, i: s.get_execution(t, i), "execution {id}"),
+    (
+        "update_execution",
+        lambda s, t, i: s.update_execution(
+            Execution.model_validate(
+                {"id": i, "tenant_id": t, "skill_name": "s", "skill_version": "1"}
+                | {"status": "success"}
+            )
+        ),
+        "execution {id}",
+    ),
+    ("get_file", lambda s, t, i: s.get_file(t, i), "file {id}"),
+    ("delete_file", lambda s, t, i: s.delete_file(t, i), "file {id}"),
+    (
+        "update_file",
+        lambda s, t, i: s.update_file(_file(t, id=i)),
+        "file {id}",
+    ),
+    (
+        "create_file_version",
+        lambda s, t, i: s.create_file_version(t, i, size_bytes=1, s3_key="k2"),
+        "file {id}",
+    ),
+    ("get_session", lambda s, t, i: s.get_session(t, i), "session {id}"),
+    ("touch_session", lambda s, t, i: s.touch_session(t, i), "session {id}"),
+    (
+        "create_file parent_id",
+        lambda s, t, i: s.create_file(_file(t, parent_id=i, version=2)),
+        "file {id} (named by parent_id)",
+    ),
+    (
+        "create_file execution_id",
+        lambda s, t, i: s.create_file(_file(t, execution_id=i)),
+        "execution {id} (named by execution_id)",
+    ),
+]
+
+
+@clause("errors.messages.uniform")
+@pytest.mark.parametrize(("method", "lookup", "record"), _LOOKUPS, ids=[m for m, _, _ in _LOOKUPS])
+@pytest.mark.parametrize("record_id", [_MISSING, "not-a-uuid"], ids=["missing", "malformed"])
+def test_not_found_names_tenant_record_and_id(
+    harness: Harness,
+    method: str,
+    lookup: Callable[[Store, str, str], Awaitable[object]],
+    record: str,
+    record_id: str,
+) -> None:
+    """A missing record and a malformed id in its place read alike on every backend."""
+    tenant = new_tenant()
+    error = harness.run(raises(NotFoundError, lookup(harness.store, tenant, record_id)))
+    expected = f"tenant {tenant!r} has no {record.format(id=repr(record_id))}"
+    assert str(error) == expected, method
+
+
+@clause("errors.messages.uniform")
+def test_not_found_by_name_names_tenant_and_name(harness: Harness) -> None:
+    """Lookups by external id or skill name say what was asked for, in the same words."""
+    tenant = new_tenant()
+    store = harness.store
+    cases: list[tuple[Awaitable[object], str]] = [
+        (store.get_session_by_external_id(tenant, "ext-1"), "session with external id 'ext-1'"),
+        (store.delete_session(tenant, "ext-1"), "session with external id 'ext-1'"),
+        (store.get_skill(tenant, "pdf", "1.0"), "skill 'pdf' version '1.0'"),
+        (store.resolve_latest_version(tenant, "pdf"), "version of skill 'pdf'"),
+    ]
+    for awaitable, record in cases:
+        error = harness.run(raises(NotFoundError, awaitable))
+        assert str(error) == f"tenant {tenant!r} has no {record}"
+
+
+@clause("errors.messages.uniform")
+def test_the_outer_store_inside_a_block_reads_alike(harness: Harness) -> None:
+    """A write or a block through the outer store, in the block's task: one message."""
+    tenant = new_tenant()
+    store = harness.store
+
+    async def inside() -> list[str]:
+        messages: list[str] = []
+        async with store.transaction() as tx:
+            await call(tx.upsert_skill(SkillRecord(tenant_id=tenant, name="s", version="1")))
+            write = await raises(StoreError, store.create_key(tenant, "k", new_key_hash()))
+            messages.append(str(write))
+            try:
+                async with store.transaction():
+                    pass
+            except StoreError as exc:
+                messages.append(str(exc))
+        return messages
+
+    assert harness.run(inside()) == [OUTER_STORE_IN_TRANSACTION, OUTER_STORE_IN_TRANSACTION]
