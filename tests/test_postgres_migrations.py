@@ -1,11 +1,8 @@
-"""PostgreSQL migrations: fresh, re-run, many processes at once, tampering, newer database."""
+"""PostgreSQL migrations: fresh, re-run, tampering, newer database (many processes: faults)."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -91,38 +88,8 @@ def test_migrate_false_leaves_a_fresh_schema_alone(postgres_url: str, pg_schema:
     assert _tables(postgres_url, pg_schema) == set()
 
 
-_OPENER = """
-import asyncio, sys, time
-from skillbox_store import open_store
-
-async def main(url, schema, start):
-    await asyncio.sleep(max(0.0, start - time.time()))
-    async with open_store(url, schema=schema, min_size=1, max_size=1) as store:
-        print(await store.schema_version())
-
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
-"""
-
-
-@pytest.mark.slow
-def test_eight_processes_opening_at_once_migrate_once(postgres_url: str, pg_schema: str) -> None:
-    # Every process sleeps until the same instant, then opens the same fresh schema.
-    start = str(time.time() + 3.0)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", _OPENER, postgres_url, pg_schema, start],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    outcomes = [process.communicate(timeout=120) for process in processes]
-    for process, (out, err) in zip(processes, outcomes, strict=True):
-        assert process.returncode == 0, err
-        assert out.strip() == str(latest_version("postgres"))
-    rows = _rows(postgres_url, pg_schema)
-    assert [v for v, *_ in rows] == [m.version for m in load_migrations("postgres")]
+# Eight processes opening one fresh schema at once:
+# tests/faults/test_concurrent_migration_postgres.py.
 
 
 def test_tampered_checksum_is_a_migration_error(postgres_url: str, pg_schema: str) -> None:

@@ -379,3 +379,28 @@ def test_missing_tenant_is_not_found_nowhere() -> None:
                 await dst.get_session_by_external_id("ghost", "chat-1")
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("backend", ["sqlite-file", "postgres"])
+def test_snapshot_does_not_see_later_writes(backend: str, tmp_path: Path, pg_url: str) -> None:
+    """A write committed while a snapshot is open is not in it; writers are not blocked."""
+    url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite-file" else pg_url
+
+    async def run() -> None:
+        async with open_store(url) as store:
+            assert isinstance(store, StoreBulk)
+            await _seed(store, "acme")
+            async with store.bulk_snapshot() as reader:
+                before = await reader.tenants()
+                late = await store.create_execution(
+                    Execution(tenant_id="zulu", skill_name="s", skill_version="1")
+                )
+                await store.create_key("acme", "late", new_key_hash())
+                assert await reader.tenants() == before == ["acme"]
+                keys = [k async for batch in reader.records("api_keys") for k in batch]
+                executions = [e async for b in reader.records("executions", ["zulu"]) for e in b]
+            assert len(keys) == 3
+            assert executions == []
+            assert await store.get_execution("zulu", late.id) == late
+
+    asyncio.run(run())

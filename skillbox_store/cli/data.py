@@ -101,10 +101,8 @@ def _summary(report: TransferReport, verb: str, *, verified: bool = True) -> Non
     err = not verified
     for name, progress in report.tables.items():
         skipped = f", {progress.skipped} already there" if verified else ""
-        click.echo(
-            f"{name}: {progress.written} {verb}{skipped} ({progress.rate:,.0f} records/s)",
-            err=err,
-        )
+        # Rates are for the terminal's progress line and --json: this stays reproducible.
+        click.echo(f"{name}: {progress.written} {verb}{skipped}", err=err)
     tenants = len(report.verified)
     if not verified:
         click.echo(f"{tenants} tenant{'s' if tenants != 1 else ''}", err=err)
