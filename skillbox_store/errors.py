@@ -76,18 +76,21 @@ class MigrationError(StoreError):
 class SchemaOutdatedError(MigrationError):
     """The database's schema is older than this code, and the store was not migrated.
 
-    Raised by `open_store` with ``migrate=False`` (and by a store built around a
-    connection or pool of the caller, at its first call). The message names the
-    version found, the version needed and the command that migrates the database;
-    ``found`` and ``needed`` hold the two versions.
+    Raised by `open_store` with ``migrate=False``, and by a store built around a
+    connection or pool of the caller at its first call (other than `ping` and
+    `schema_version`). The message names the version found, the version needed and the
+    command that migrates the database; ``found`` and ``needed`` hold the two versions.
     """
 
-    def __init__(self, found: int, needed: int, url: str) -> None:
-        shown_url = redact_url(url)
+    def __init__(self, found: int, needed: int, url: str | None = None) -> None:
+        # Without a URL (a store built around the caller's connection or pool), the
+        # message still names the command, with URL left for the caller to fill in.
+        shown_url = redact_url(url) if url else None
+        where = f"the schema of {shown_url}" if shown_url else "the database's schema"
         super().__init__(
-            f"the schema of {shown_url} is at version {found}, this skillbox-store needs "
-            f"version {needed}: run `skillbox-store migrate {shown_url}`, or open the store "
-            "with migrations on"
+            f"{where} is at version {found}, this skillbox-store needs version {needed}: "
+            f"run `skillbox-store migrate {shown_url or 'URL'}`, or open the store with "
+            "migrations on"
         )
         self.found = found
         self.needed = needed

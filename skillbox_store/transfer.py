@@ -259,6 +259,21 @@ async def _write_batch(
     progress.written += len(new)
 
 
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[None]:
+    """Close an async generator when the block ends, even when it is left half read.
+
+    Left to the garbage collector, a reader's generator would close its cursor after
+    the snapshot it belongs to had ended.
+    """
+    try:
+        yield
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def _by_tenant(records: Iterable[BulkRecord]) -> Iterator[tuple[str, list[BulkRecord]]]:
     """Split a batch where the tenant changes, keeping the order."""
     current: list[BulkRecord] = []
@@ -304,19 +319,23 @@ async def _write_stream(
 
     async def read() -> None:
         try:
-            async for table, batch in batches:
-                report.tables.setdefault(table, Progress(table))
-                for tenant, records in _by_tenant(batch):
-                    if stop:
-                        return
-                    lines = [canonical_json(record) for record in records]
-                    digest = _digest_of(digests, tenant, table)
-                    for line in lines:
-                        digest.add(line)
-                    await queue.put((table, tenant, records, lines))
+            async with _closing(batches):
+                await fill()
         finally:
             if not stop:
                 await queue.put(None)
+
+    async def fill() -> None:
+        async for table, batch in batches:
+            report.tables.setdefault(table, Progress(table))
+            for tenant, records in _by_tenant(batch):
+                if stop:
+                    return
+                lines = [canonical_json(record) for record in records]
+                digest = _digest_of(digests, tenant, table)
+                for line in lines:
+                    digest.add(line)
+                await queue.put((table, tenant, records, lines))
 
     reader = asyncio.create_task(read())
     try:
@@ -402,8 +421,10 @@ async def copy_store(
         async def batches() -> AsyncIterator[tuple[str, list[BulkRecord]]]:
             for table in BULK_TABLES:
                 report.tables[table] = Progress(table)
-                async for batch in reader.records(table, chosen, batch_size):
-                    yield table, batch
+                stream = reader.records(table, chosen, batch_size)
+                async with _closing(stream):
+                    async for batch in stream:
+                        yield table, batch
 
         await _write_stream(dst, batches(), report, digests, on_progress)
     await _verify(dst, chosen, digests, report)

@@ -141,9 +141,18 @@ def check_key_hash(value: object) -> str:
     return value
 
 
+# An id already in canonical form, as every id a store hands out is: checked by a regular
+# expression in a tenth of the time parsing it costs (every point lookup pays it).
+_CANONICAL_UUID: Final = re.compile(
+    "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII
+)
+
+
 def _canonical_uuid(value: object) -> str | None:
     if type(value) is not str or len(value) != 36:
         return None
+    if _CANONICAL_UUID.fullmatch(value) is not None:
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:

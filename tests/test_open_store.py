@@ -240,3 +240,60 @@ def test_memory_needs_no_migration() -> None:
             assert await store.list_keys("acme") == []
 
     run(scenario())
+
+
+def test_a_store_on_the_callers_sqlite_connection_checks_at_its_first_call(
+    tmp_path: Path,
+) -> None:
+    import aiosqlite
+
+    from skillbox_store.backends.sqlite import SqliteStore
+
+    async def scenario() -> None:
+        async with aiosqlite.connect(tmp_path / "callers.db") as db:
+            store = SqliteStore.from_connection(db)
+            await store.ping()
+            assert await store.schema_version() == 0
+            with pytest.raises(SchemaOutdatedError, match="at version 0") as caught:
+                await store.list_keys("acme")
+            assert "skillbox-store migrate URL" in str(caught.value)
+            with pytest.raises(SchemaOutdatedError):
+                async with store.transaction():
+                    pass
+        async with open_store(f"sqlite:///{tmp_path / 'callers.db'}"):
+            pass  # migrated now
+        async with aiosqlite.connect(tmp_path / "callers.db") as db:
+            assert await SqliteStore.from_connection(db).list_keys("acme") == []
+
+    run(scenario())
+
+
+@pytest.mark.postgres
+def test_a_store_on_the_callers_postgres_pool_checks_at_its_first_call(
+    postgres_url: str, pg_schema: str
+) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    from skillbox_store.backends.postgres import PostgresStore
+
+    async def scenario() -> None:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            postgres_url, kwargs={"autocommit": True}, min_size=1, open=False
+        )
+        await pool.open()
+        try:
+            store = PostgresStore(pool, schema=pg_schema)
+            await store.ping()
+            assert await store.schema_version() == 0
+            with pytest.raises(SchemaOutdatedError, match="at version 0"):
+                await store.create_key("acme", "ci", hash_key("k"))
+            with pytest.raises(SchemaOutdatedError):
+                async with store.transaction():
+                    pass
+            async with open_store(postgres_url, schema=pg_schema):
+                pass  # migrated now
+            assert await store.list_keys("acme") == []
+        finally:
+            await pool.close()
+
+    run(scenario())

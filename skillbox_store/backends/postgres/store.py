@@ -33,7 +33,7 @@ from typing import Any, Final, Self
 from psycopg.types.json import Jsonb
 
 from skillbox_store import validation as check
-from skillbox_store.backends.postgres import bulk, rows
+from skillbox_store.backends.postgres import bulk, retention, rows
 from skillbox_store.backends.postgres.connections import Connections, Pool, Row, Shared
 from skillbox_store.backends.postgres.errors import is_chain_version_taken, is_missing_table
 from skillbox_store.backends.postgres.jsonb import to_jsonb
@@ -95,8 +95,9 @@ class PostgresStore:
     """A `Store` on PostgreSQL; open it with `open_store`, or wrap a pool you own.
 
     ``PostgresStore(pool, schema=…)`` is the counterpart of Go's ``NewWithDB``: the
-    store neither migrates the schema (`schema_version` tells where it is) nor closes
-    the pool. Its connections should be autocommit (``kwargs={"autocommit": True}``);
+    store does not migrate the schema, but checks its version at the first call other
+    than `ping` and `schema_version` (`SchemaOutdatedError` when it is behind), and
+    does not close the pool. Its connections should be autocommit (``kwargs={"autocommit": True}``);
     otherwise each call pays a COMMIT round trip when the pool takes the connection
     back. No I/O happens here.
     """
@@ -119,7 +120,11 @@ class PostgresStore:
             InvalidArgumentError: ``schema`` is not a name PostgreSQL keeps as given
                 (`statements.SCHEMA_RULE`).
         """
-        shared = Shared(pool, Statements.for_schema(schema), owns_pool, password)
+        # A store that owns its pool comes from open_postgres_store, which migrated the
+        # schema (or open_store checked it); a caller's pool is checked at its first call.
+        shared = Shared(
+            pool, Statements.for_schema(schema), owns_pool, password, schema_checked=owns_pool
+        )
         self._db = Connections(shared)
 
     @property
@@ -525,33 +530,15 @@ class PostgresStore:
     # -- Keeping data -----------------------------------------------------------------------
 
     async def purge_tenant(self, tenant_id: str) -> RetentionReport:
-        """Delete the tenant's rows of every table in one statement (see `PURGE_TENANT`)."""
+        """Delete the tenant's rows of every table in one statement."""
         check.check_text("tenant_id", tenant_id)
-        row = await self._db.one(self._db.sql.PURGE_TENANT, {"tenant_id": tenant_id}, write=True)
-        assert row is not None  # a SELECT without FROM returns its one row
-        api_keys, executions, sessions, skills, s3_keys = row
-        return RetentionReport(
-            api_keys=api_keys,
-            executions=executions,
-            files=len(s3_keys),
-            sessions=sessions,
-            skills=skills,
-            s3_keys=sorted(s3_keys),
-        )
+        return await retention.purge_tenant(self._db, tenant_id)
 
     async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
         """Delete in one statement; a file created meanwhile naming a candidate is a conflict."""
         check.check_text("tenant_id", tenant_id)
         finished_before = check.check_time("finished_before", finished_before)
-        row = await self._db.query(
-            self._db.sql.PRUNE_EXECUTIONS,
-            {"tenant_id": tenant_id, "before": finished_before},
-            "one",
-            write=True,
-            referenced=ConflictError,
-        )
-        removed, candidates = row
-        return RetentionReport(executions=removed, kept_referenced=candidates - removed)
+        return await retention.prune_executions(self._db, tenant_id, finished_before)
 
     # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -------------------------------
 

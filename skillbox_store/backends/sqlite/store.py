@@ -33,7 +33,7 @@ from datetime import datetime
 from functools import partial
 from itertools import cycle
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import aiosqlite
 
@@ -54,9 +54,11 @@ from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
     OUTER_STORE_IN_TRANSACTION,
     NotFoundError,
+    SchemaOutdatedError,
     StoreError,
     UnavailableError,
 )
+from skillbox_store.migrations import latest_version
 from skillbox_store.records import (
     APIKey,
     Execution,
@@ -72,6 +74,9 @@ __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 
+# The calls that work on any schema, even none: they need no check of its version.
+_SCHEMA_FREE: Final = (units.ping, units.schema_version)
+
 
 @dataclass(slots=True)
 class _Shared:
@@ -86,6 +91,9 @@ class _Shared:
     owner: asyncio.Task[Any] | None = None
     closed: bool = False
     next_reader: Callable[[], aiosqlite.Connection] | None = None
+    # False for a caller's connection, which nobody migrated or checked: the first call
+    # checks the schema version instead (no I/O in a constructor).
+    schema_checked: bool = True
 
 
 @dataclass(slots=True)
@@ -128,18 +136,21 @@ class SqliteStore:
     ) -> SqliteStore:
         """Build a store on an open aiosqlite connection that the caller owns.
 
-        The counterpart of Go's ``NewWithDB``: the schema is neither checked nor
-        migrated (`schema_version` tells where it is), and `close` leaves the
-        connection open. Everything runs on this one connection, so reads wait for
+        The counterpart of Go's ``NewWithDB``: the schema is not migrated, and its
+        version is checked at the first call other than `ping` and `schema_version`
+        (`SchemaOutdatedError` when it is behind; building the store does no I/O);
+        `close` leaves the connection open. Everything runs on this one connection, so reads wait for
         another task's open transaction. The connection must not be inside a
         transaction of its own when a method is called, and should have
         ``PRAGMA foreign_keys = ON``. ``busy_timeout`` (seconds) bounds each call's
         waits as on a store `open_store` made; to do so the store sets the connection's
         SQLite busy timeout to what each call has left of it.
         """
-        return cls(
+        store = cls(
             "caller's connection", connection, [], owns_connections=False, busy_timeout=busy_timeout
         )
+        store._shared.schema_checked = False
+        return store
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -184,9 +195,20 @@ class SqliteStore:
                 f"for more than busy_timeout ({shared.busy_timeout} s)"
             ) from None
 
+    async def _check_schema(self) -> None:
+        """Refuse a caller's connection whose schema is behind this code, once checked."""
+        shared = self._shared
+        found = await run(shared.writer, shared.database, units.schema_version)
+        needed = latest_version()
+        if found < needed:
+            raise SchemaOutdatedError(found, needed)
+        shared.schema_checked = True
+
     async def _read(self, work: Callable[..., T], *args: Any) -> T:
         self._check_usable()
         shared = self._shared
+        if not shared.schema_checked and work not in _SCHEMA_FREE:
+            await self._check_schema()
         if self._scope is not None:
             # The block's own connection: it sees the block's uncommitted writes.
             return await run(shared.writer, shared.database, work, *args)
@@ -199,6 +221,8 @@ class SqliteStore:
     async def _write(self, work: Callable[..., T], *args: Any) -> T:
         self._check_usable()
         shared = self._shared
+        if not shared.schema_checked:
+            await self._check_schema()
         if self._scope is not None:
             # Inside a block every unit has at most one changing statement, which
             # SQLite undoes by itself when it fails: no savepoint needed per method.
@@ -460,6 +484,8 @@ class SqliteStore:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Store]:
         self._check_usable()
+        if not self._shared.schema_checked:
+            await self._check_schema()
         if self._scope is None:
             deadline = self._deadline()
             async with (

@@ -1,0 +1,230 @@
+"""Sharper clause tests, written to kill the mutants the rest of the suite let live.
+
+``nox -s mutation`` mutates the memory backend and `skillbox_store.validation` and runs
+the suite on ``memory://``; each test here kills mutants that survived it, and runs on
+every target like any clause test. Mutants that cannot change what a caller observes
+are listed, with the reason, in ``contract_tests/EQUIVALENT_MUTANTS.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import typing
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from contract_tests.clauses import clause
+from contract_tests.harness import Harness, call, new_tenant, raises
+from skillbox_store import (
+    ConflictError,
+    Execution,
+    File,
+    FileFilter,
+    InvalidArgumentError,
+    SkillRecord,
+    Store,
+)
+
+
+def _names(field: str, message: str) -> bool:
+    """Whether ``message`` names ``field`` as a word of its own, spelled exactly."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(field)}(?![A-Za-z0-9_])", message) is not None
+
+
+# -- errors.invalid.empty: every tenant-scoped method names `tenant_id` ------------------
+
+
+def _argument(name: str, annotation: Any, tenant: str) -> Any:
+    """A well-formed argument for parameter ``name``, in ``tenant`` (which may be "")."""
+    if name == "tenant_id":
+        return tenant
+    if name == "key_hash":
+        return hashlib.sha256(b"mutants").hexdigest()
+    if name.endswith("_id") and name != "external_id":
+        return str(uuid.uuid4())
+    records: dict[Any, Any] = {
+        Execution: Execution(tenant_id=tenant, skill_name="s", skill_version="1"),
+        File: File(tenant_id=tenant, name="f", s3_key="k"),
+        FileFilter: FileFilter(tenant_id="x").model_copy(update={"tenant_id": tenant}),
+        SkillRecord: SkillRecord(tenant_id=tenant, name="s", version="1"),
+        str: "x",
+        int: 1,
+        datetime: datetime.now(UTC),
+    }
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if candidate in records:
+            value = records[candidate]
+            if hasattr(value, "model_copy") and hasattr(value, "tenant_id"):
+                # model_copy skips validation: the store itself must refuse "".
+                return value.model_copy(update={"tenant_id": tenant})
+            return value
+    raise AssertionError(f"no sample argument for {name}: {annotation!r}")
+
+
+def _tenant_scoped_calls(tenant: str) -> list[tuple[str, typing.Callable[[Store], Any]]]:
+    """Every Store method that takes a tenant, directly or in its record, with ``tenant``."""
+    calls: list[tuple[str, typing.Callable[[Store], Any]]] = []
+    for name, method in inspect.getmembers(Store, inspect.isfunction):
+        if name.startswith("_") or name in ("get_key_by_hash", "validate_key"):
+            continue
+        hints = typing.get_type_hints(method)
+        parameters = list(inspect.signature(method).parameters.values())[1:]
+        scoped = any(
+            p.name == "tenant_id"
+            or any(
+                t in (Execution, File, FileFilter, SkillRecord)
+                for t in (hints.get(p.name), *typing.get_args(hints.get(p.name)))
+            )
+            for p in parameters
+        )
+        if not scoped:
+            continue
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for p in parameters:
+            if p.default is not inspect.Parameter.empty:
+                continue
+            value = _argument(p.name, hints[p.name], tenant)
+            if p.kind is inspect.Parameter.KEYWORD_ONLY:
+                kwargs[p.name] = value
+            else:
+                args.append(value)
+
+        def make(store: Store, name: str = name, args: Any = args, kwargs: Any = kwargs) -> Any:
+            return getattr(store, name)(*args, **kwargs)
+
+        calls.append((name, make))
+    return calls
+
+
+@clause("errors.invalid.empty")
+def test_empty_tenant_is_named_by_every_method(harness: Harness) -> None:
+    """An empty tenant_id is InvalidArgumentError naming `tenant_id`, in every method."""
+    calls = _tenant_scoped_calls("")
+    assert len(calls) >= 20, [name for name, _ in calls]
+    for name, make in calls:
+        error = harness.run(raises(InvalidArgumentError, make(harness.store)))
+        assert _names("tenant_id", str(error)), f"{name}: tenant_id not named in {error}"
+
+
+@clause("errors.invalid.empty")
+def test_empty_skill_name_or_version_is_named(harness: Harness) -> None:
+    """An empty skill name or version is refused by name in every skill lookup."""
+    store = harness.store
+    tenant = new_tenant()
+    cases = [
+        ("name", store.get_skill(tenant, "", "1")),
+        ("version", store.get_skill(tenant, "s", "")),
+        ("name", store.delete_skill(tenant, "", "1")),
+        ("version", store.delete_skill(tenant, "s", "")),
+        ("name", store.resolve_latest_version(tenant, "")),
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert _names(field, str(error)), f"{field} not named in {error}"
+
+
+# -- files.update.chain_order: the boundaries ---------------------------------------------
+
+
+@clause("files.update.chain_order")
+def test_update_to_a_neighbours_version_conflicts(harness: Harness) -> None:
+    """A version equal to the parent's or to a child's is refused, and nothing written."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    middle = harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k2", parent_id=head.id, version=2)
+            )
+        )
+    )
+    harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k3", parent_id=middle.id, version=3)
+            )
+        )
+    )
+    for version in (1, 3):
+        harness.run(
+            raises(ConflictError, store.update_file(middle.model_copy(update={"version": version})))
+        )
+        assert harness.run(call(store.get_file(tenant, middle.id))).version == 2
+    # Strictly between the neighbours is not possible here; the unchanged version is.
+    harness.run(call(store.update_file(middle.model_copy(update={"name": "g"}))))
+
+
+# -- files.list.filters: both filters, one of them matching nothing ------------------------
+
+
+@clause("files.list.filters")
+def test_both_filters_with_an_empty_group(harness: Harness) -> None:
+    """Filtering by a session and an execution of which one has no file gives []."""
+    store = harness.store
+    tenant = new_tenant()
+    execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    session = str(uuid.uuid4())
+    harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k", execution_id=execution.id)
+            )
+        )
+    )
+    harness.run(
+        call(store.create_file(File(tenant_id=tenant, name="g", s3_key="k", session_id=session)))
+    )
+    unused_execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    for session_id, execution_id in [
+        (str(uuid.uuid4()), execution.id),
+        (session, unused_execution.id),
+    ]:
+        wanted = FileFilter(tenant_id=tenant, session_id=session_id, execution_id=execution_id)
+        assert harness.run(call(store.list_files(wanted))) == [], (session_id, execution_id)
+
+
+# -- files.delete.removes: past the memory backend's ordering blocks -----------------------
+
+_MANY = 600  # more than one of the memory backend's 512-row ordering blocks
+
+
+@clause("files.delete.removes", "order.paging.once")
+def test_delete_among_many_files(harness: Harness) -> None:
+    """Deleting files at both ends and in the middle of a long listing removes just them."""
+    store = harness.store
+    tenant = new_tenant()
+
+    async def create_many() -> list[str]:
+        ids = []
+        # One block: a SQL backend commits once instead of 600 times.
+        async with store.transaction() as tx:
+            for n in range(_MANY):
+                file = await call(tx.create_file(File(tenant_id=tenant, name=f"f{n}", s3_key="k")))
+                ids.append(file.id)
+        return ids
+
+    async def every_file() -> list[str]:
+        listed: list[str] = []
+        while True:
+            page = await call(
+                store.list_files(FileFilter(tenant_id=tenant, limit=200, offset=len(listed)))
+            )
+            listed += [f.id for f in page]
+            if len(page) < 200:
+                return listed
+
+    ids = harness.run(create_many())
+    doomed = [ids[0], ids[1], ids[300], ids[520], ids[_MANY - 1]]
+    for file_id in doomed:
+        harness.run(call(store.delete_file(tenant, file_id)))
+    kept = [file_id for file_id in reversed(ids) if file_id not in doomed]
+    assert harness.run(every_file()) == kept
