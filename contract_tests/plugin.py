@@ -46,17 +46,27 @@ __all__ = [
 ]
 
 STORE_URL_OPTION = "--store-url"
+CLAUSE_OPTION = "--clause"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--store-url``."""
-    parser.getgroup("skillbox-store contract").addoption(
+    """Add ``--store-url`` and ``--clause``."""
+    group = parser.getgroup("skillbox-store contract")
+    group.addoption(
         STORE_URL_OPTION,
         action="append",
         default=[],
         metavar="URL",
         help="run the contract suite against the store at URL (repeatable); "
         "default: every built-in backend that can run here",
+    )
+    group.addoption(
+        CLAUSE_OPTION,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the tests of this clause of docs/contract.md (repeatable); an id "
+        "ending in '.' selects every clause under it, e.g. --clause sessions.",
     )
 
 
@@ -128,15 +138,27 @@ def _in_suite(item: pytest.Item) -> bool:
     return module is not None and module.__name__.startswith("contract_tests.")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _proves(item: pytest.Item, wanted: list[str]) -> bool:
+    ids = [i for mark in item.iter_markers("clause") for i in mark.args]
+    return any(i == w or (w.endswith(".") and i.startswith(w)) for i in ids for w in wanted)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the suite's targeted clause tests first and its stateful machine last.
 
     A broken clause is then reported by the test that names it, within seconds, before
     the slower random tests run (and with ``-x``, instead of them). Tests from outside
     the suite, in a run that collects both, keep their order, ahead of the suite's.
+    With ``--clause``, only the tests of those clauses run.
     """
     suite = sorted((item for item in items if _in_suite(item)), key=_run_order)
     items[:] = [item for item in items if not _in_suite(item)] + suite
+    wanted: list[str] = config.getoption(CLAUSE_OPTION)
+    if wanted:
+        deselected = [item for item in items if not _proves(item, wanted)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if _proves(item, wanted)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

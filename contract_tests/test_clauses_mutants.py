@@ -228,3 +228,69 @@ def test_delete_among_many_files(harness: Harness) -> None:
         harness.run(call(store.delete_file(tenant, file_id)))
     kept = [file_id for file_id in reversed(ids) if file_id not in doomed]
     assert harness.run(every_file()) == kept
+
+
+# -- errors.invalid.nul: the refused field is named, exactly, in every write ---------------
+
+
+def _nul_cases(tenant: str, execution: Execution, file: File) -> list[tuple[str, Any]]:
+    """(field, a call passing NUL in that field) for every text field a write takes."""
+    nul = "a\x00b"
+
+    def run_with(record: Any, **changes: Any) -> Any:
+        return record.model_copy(update=changes)
+
+    new_execution = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    new_file = File(tenant_id=tenant, name="f", s3_key="k")
+    skill = SkillRecord(tenant_id=tenant, name="s", version="1")
+    cases: list[tuple[str, Any]] = [
+        ("name", lambda s: s.create_key(tenant, nul, hashlib.sha256(b"n").hexdigest())),
+        ("external_id", lambda s: s.get_or_create_session(tenant, nul)),
+    ]
+    for field in ("skill_name", "skill_version", "logs", "files_url", "error"):
+        cases.append(
+            (field, lambda s, f=field: s.create_execution(run_with(new_execution, **{f: nul})))
+        )
+        cases.append(
+            (field, lambda s, f=field: s.insert_execution(run_with(new_execution, **{f: nul})))
+        )
+    for field in ("logs", "files_url", "error"):
+        cases.append(
+            (field, lambda s, f=field: s.update_execution(run_with(execution, **{f: nul})))
+        )
+    for field in ("name", "content_type", "s3_key"):
+        cases.append((field, lambda s, f=field: s.create_file(run_with(new_file, **{f: nul}))))
+        cases.append((field, lambda s, f=field: s.update_file(run_with(file, **{f: nul}))))
+    cases += [
+        (
+            "name",
+            lambda s: s.create_file_version(tenant, file.id, name=nul, size_bytes=1, s3_key="k"),
+        ),
+        (
+            "content_type",
+            lambda s: s.create_file_version(
+                tenant, file.id, content_type=nul, size_bytes=1, s3_key="k"
+            ),
+        ),
+        ("s3_key", lambda s: s.create_file_version(tenant, file.id, size_bytes=1, s3_key=nul)),
+    ]
+    for field in ("name", "version", "description", "lang"):
+        cases.append((field, lambda s, f=field: s.upsert_skill(run_with(skill, **{f: nul}))))
+    return cases
+
+
+@clause("errors.invalid.nul")
+def test_nul_is_refused_naming_the_field(harness: Harness) -> None:
+    """A NUL in any text field of any write is InvalidArgumentError naming that field."""
+    store = harness.store
+    tenant = new_tenant()
+    execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    file = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    wrong = []
+    for field, make in _nul_cases(tenant, execution, file):
+        error = harness.run(raises(InvalidArgumentError, make(store)))
+        if not _names(field, str(error)):
+            wrong.append(f"{field}: {error}")
+    assert wrong == []

@@ -109,21 +109,23 @@ def _execution_row(e: Any) -> Row:
     )
 
 
-def _file_row(f: Any) -> Row:
-    return (
-        f.id,
-        f.tenant_id,
-        f.session_id,
-        f.execution_id,
-        f.name,
-        f.content_type,
-        f.size_bytes,
-        f.s3_key,
-        f.version,
-        f.parent_id,
-        dump_time(f.created_at),
-        dump_time(f.updated_at),
-    )
+# Named parameters where a value is used twice (numbered ones bound from a sequence
+# are deprecated from Python 3.12).
+def _file_row(f: Any) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "tenant_id": f.tenant_id,
+        "session_id": f.session_id,
+        "execution_id": f.execution_id,
+        "name": f.name,
+        "content_type": f.content_type,
+        "size_bytes": f.size_bytes,
+        "s3_key": f.s3_key,
+        "version": f.version,
+        "parent_id": f.parent_id,
+        "created_at": dump_time(f.created_at),
+        "updated_at": dump_time(f.updated_at),
+    }
 
 
 def _session_row(s: Any) -> Row:
@@ -136,11 +138,18 @@ def _session_row(s: Any) -> Row:
     )
 
 
-def _skill_row(s: Any) -> Row:
-    return (s.tenant_id, s.name, s.version, s.description, s.lang, dump_time(s.uploaded_at))
+def _skill_row(s: Any) -> dict[str, Any]:
+    return {
+        "tenant_id": s.tenant_id,
+        "name": s.name,
+        "version": s.version,
+        "description": s.description,
+        "lang": s.lang,
+        "uploaded_at": dump_time(s.uploaded_at),
+    }
 
 
-_WRITES: Final[dict[str, tuple[str, Callable[[Any], Row]]]] = {
+_WRITES: Final[dict[str, tuple[str, Callable[[Any], Row | dict[str, Any]]]]] = {
     "api_keys": (sql.INSERT_BULK_KEY, _key_row),
     "executions": (sql.INSERT_EXECUTION, _execution_row),
     "files": (sql.INSERT_BULK_FILE, _file_row),

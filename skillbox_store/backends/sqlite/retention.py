@@ -49,7 +49,7 @@ def prune_executions(
     conn: sqlite3.Connection, tenant_id: str, finished_before: datetime
 ) -> RetentionReport:
     """Delete the finished executions no file names; count the ones files keep."""
-    params = (tenant_id, dump_time(finished_before))
+    params = {"tenant_id": tenant_id, "before": dump_time(finished_before)}
     removed = conn.execute(sql.DELETE_FINISHED_EXECUTIONS, params).rowcount
     (kept,) = conn.execute(sql.SELECT_FINISHED_EXECUTION_COUNT, params).fetchone()
     return RetentionReport(executions=removed, kept_referenced=kept)

@@ -252,15 +252,15 @@ DELETE_TENANT_SKILLS: Final = "DELETE FROM skills WHERE tenant_id = ?"
 DELETE_TENANT_KEYS: Final = "DELETE FROM api_keys WHERE tenant_id = ?"
 # The partial index files_tenant_execution_newest serves the NOT EXISTS probe.
 DELETE_FINISHED_EXECUTIONS: Final = (
-    "DELETE FROM executions WHERE tenant_id = ?1 AND status <> 'running' AND finished_at IS "
-    "NOT NULL AND finished_at < ?2 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.tenant_id "
-    "= ?1 AND f.execution_id = executions.id)"
+    "DELETE FROM executions WHERE tenant_id = :tenant_id AND status <> 'running' AND "
+    "finished_at IS NOT NULL AND finished_at < :before AND NOT EXISTS (SELECT 1 FROM files f "
+    "WHERE f.tenant_id = :tenant_id AND f.execution_id = executions.id)"
 )
 # Run after DELETE_FINISHED_EXECUTIONS in the same transaction: what it left of the
 # candidates is exactly what files still name.
 SELECT_FINISHED_EXECUTION_COUNT: Final = (
-    "SELECT count(*) FROM executions WHERE tenant_id = ?1 AND status <> 'running' AND "
-    "finished_at IS NOT NULL AND finished_at < ?2"
+    "SELECT count(*) FROM executions WHERE tenant_id = :tenant_id AND status <> 'running' "
+    "AND finished_at IS NOT NULL AND finished_at < :before"
 )
 # A purge runs several changing statements: inside a transaction() block a savepoint
 # makes it all-or-nothing on its own (outside one, BEGIN IMMEDIATE already does).
@@ -345,8 +345,8 @@ SELECT_BULK_FOUND_SESSIONS: Final = (
 )
 SELECT_BULK_FOUND_SKILLS: Final = (
     "SELECT tenant_id, name, version, description, lang, uploaded_at FROM skills WHERE "
-    "tenant_id = ?1 AND (name, version) IN (SELECT json_extract(value, '$[0]'), "
-    "json_extract(value, '$[1]') FROM json_each(?2))"
+    "tenant_id = ? AND (name, version) IN (SELECT json_extract(value, '$[0]'), "
+    "json_extract(value, '$[1]') FROM json_each(?))"
 )
 INSERT_BULK_KEY: Final = (
     "INSERT INTO api_keys (id, key_hash, tenant_id, name, created_at, revoked_at) "
@@ -356,9 +356,10 @@ INSERT_BULK_KEY: Final = (
 # the foreign key then refuses) starts its own.
 INSERT_BULK_FILE: Final = (
     "INSERT INTO files (id, tenant_id, session_id, execution_id, name, content_type, "
-    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) VALUES (?1, "
-    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, COALESCE((SELECT p.chain_id FROM files p "
-    "WHERE p.tenant_id = ?2 AND p.id = ?10), ?1))"
+    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) VALUES "
+    "(:id, :tenant_id, :session_id, :execution_id, :name, :content_type, :size_bytes, "
+    ":s3_key, :version, :parent_id, :created_at, :updated_at, COALESCE((SELECT p.chain_id "
+    "FROM files p WHERE p.tenant_id = :tenant_id AND p.id = :parent_id), :id))"
 )
 INSERT_BULK_SESSION: Final = (
     "INSERT INTO sessions (id, tenant_id, external_id, created_at, last_accessed_at) "
@@ -367,8 +368,9 @@ INSERT_BULK_SESSION: Final = (
 # Each inserted version becomes the latest upload of its skill, as in UPSERT_SKILL.
 INSERT_BULK_SKILL: Final = (
     "INSERT INTO skills (tenant_id, name, version, description, lang, uploaded_at, "
-    "upload_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(upload_seq), 0) + 1 "
-    "FROM skills WHERE tenant_id = ?1 AND name = ?2))"
+    "upload_seq) VALUES (:tenant_id, :name, :version, :description, :lang, :uploaded_at, "
+    "(SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM skills WHERE tenant_id = :tenant_id AND "
+    "name = :name))"
 )
 # A batch is all or nothing inside a transaction() block too.
 SAVEPOINT_BULK: Final = "SAVEPOINT bulk_insert"

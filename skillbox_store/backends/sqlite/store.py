@@ -139,8 +139,8 @@ class SqliteStore:
         The counterpart of Go's ``NewWithDB``: the schema is not migrated, and its
         version is checked at the first call other than `ping` and `schema_version`
         (`SchemaOutdatedError` when it is behind; building the store does no I/O);
-        `close` leaves the connection open. Everything runs on this one connection, so reads wait for
-        another task's open transaction. The connection must not be inside a
+        `close` leaves the connection open. Everything runs on this one connection, so
+        reads wait for another task's open transaction. The connection must not be inside a
         transaction of its own when a method is called, and should have
         ``PRAGMA foreign_keys = ON``. ``busy_timeout`` (seconds) bounds each call's
         waits as on a store `open_store` made; to do so the store sets the connection's
