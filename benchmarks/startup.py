@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_COMMAND_GROUPS = ("keys", "executions", "files", "sessions", "skills")
-_COMMANDS = ("migrate", "status", *_COMMAND_GROUPS)
+from skillbox_store.cli.app import _COMMANDS
 
 
 def _console_script() -> list[str]:
@@ -46,7 +45,7 @@ def _cases(sqlite_url: str) -> dict[str, list[str]]:
         "skillbox-store --help": [*cli, "--help"],
         "skillbox-store --version": [*cli, "--version"],
     }
-    for command in _COMMANDS:
+    for command in sorted(_COMMANDS):
         cases[f"skillbox-store {command} --help"] = [*cli, command, "--help"]
     cases["skillbox-store status (tiny SQLite file)"] = [*cli, "--url", sqlite_url, "status"]
     return cases

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from skillbox_store import validation
 from skillbox_store.errors import InvalidArgumentError
+from skillbox_store.limits import JSON_MAX_DEPTH
 
 _SCALARS = st.one_of(
     st.none(),
@@ -29,7 +30,7 @@ _VALUES = st.recursive(
     _SCALARS,
     lambda children: st.one_of(
         st.lists(children, max_size=6),
-        st.dictionaries(_KEYS, children, max_size=6),  # type: ignore[arg-type]
+        st.dictionaries(_KEYS, children, max_size=6),
     ),
     max_leaves=400,
 )
@@ -58,12 +59,12 @@ def test_values_past_the_small_bounds_still_get_the_full_checks() -> None:
     """Too deep, too many, or sharing itself: the full walk's limits still apply."""
     deep: list[object] = []
     inner = deep
-    for _ in range(validation.JSON_MAX_DEPTH + 1):
+    for _ in range(JSON_MAX_DEPTH + 1):
         inner.append([])
         inner = inner[0]  # type: ignore[assignment]
     assert "deep" in _outcome(deep)
     loop: list[object] = []
     loop.append(loop)
     assert _outcome(loop).startswith("refused")
-    assert _outcome(list(range(1000)) + [math.nan]).startswith("refused")
+    assert _outcome([*range(1000), math.nan]).startswith("refused")
     assert _outcome({"a": [1, 2.5, "x", None, True, {"b": []}]}) == "accepted"

@@ -42,7 +42,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], set[str],
     return sdist_names, wheel_names, metadata
 
 
-@pytest.mark.slow
 def test_the_wheel_carries_the_license_and_the_code(built: tuple[set[str], set[str], str]) -> None:
     _, wheel, metadata = built
     version = skillbox_store.__version__
@@ -59,7 +58,6 @@ def test_the_wheel_carries_the_license_and_the_code(built: tuple[set[str], set[s
         assert name in wheel, name
 
 
-@pytest.mark.slow
 def test_the_sdist_carries_license_docs_and_tests(built: tuple[set[str], set[str], str]) -> None:
     sdist, _, _ = built
     expected = {"LICENSE", "README.md", "pyproject.toml", "skillbox_store/__init__.py"}

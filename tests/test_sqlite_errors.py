@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def _raised(conn: sqlite3.Connection, statement: str) -> sqlite3.Error:
 
 
 @pytest.fixture
-def conn() -> sqlite3.Connection:
+def conn() -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(
@@ -31,7 +32,8 @@ def conn() -> sqlite3.Connection:
     )
     conn.execute("CREATE TABLE c (p INTEGER REFERENCES p (id))")
     conn.execute("INSERT INTO p VALUES (1, 'a', 0)")
-    return conn
+    yield conn
+    conn.close()
 
 
 @pytest.mark.parametrize(

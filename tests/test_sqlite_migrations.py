@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from skillbox_store import MigrationError, open_store
 from skillbox_store.backends.sqlite import migrate as runner
 from skillbox_store.backends.sqlite.migrate import migrate, split_statements
+from skillbox_store.errors import SchemaOutdatedError
 from skillbox_store.keys import hash_key
 from skillbox_store.migrations import (
     AppliedMigration,
@@ -26,11 +28,12 @@ from skillbox_store.migrations import (
 
 
 def _raw(path: Path) -> sqlite3.Connection:
+    """A plain connection; close it (``with`` alone only commits, and 3.13 warns)."""
     return sqlite3.connect(path, isolation_level=None)
 
 
 def _applied(path: Path) -> list[tuple[int, str, str]]:
-    with _raw(path) as conn:
+    with closing(_raw(path)) as conn:
         rows = conn.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
     conn.close()
     return [tuple(r) for r in rows]
@@ -46,7 +49,7 @@ def test_fresh_database_gets_every_migration_with_its_row(tmp_path: Path) -> Non
     assert asyncio.run(_schema_version(path)) == latest_version("sqlite")
     expected = [(m.version, m.name, m.checksum) for m in load_migrations("sqlite")]
     assert _applied(path) == expected
-    with _raw(path) as conn:
+    with closing(_raw(path)) as conn:
         (applied_at,) = conn.execute("SELECT applied_at FROM schema_migrations").fetchone()
     assert applied_at.endswith("Z")
     assert len(applied_at) == len("2026-01-01T00:00:00.000000Z")
@@ -69,7 +72,7 @@ def test_changed_file_is_a_migration_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "tampered.db"
     asyncio.run(_schema_version(path))
     first = load_migrations("sqlite")[0]
-    with _raw(path) as conn:
+    with closing(_raw(path)) as conn:
         conn.execute(
             "UPDATE schema_migrations SET checksum = 'f00d' WHERE version = ?", (first.version,)
         )
@@ -80,7 +83,7 @@ def test_changed_file_is_a_migration_error_naming_it(tmp_path: Path) -> None:
 def test_newer_database_is_a_migration_error(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     asyncio.run(_schema_version(path))
-    with _raw(path) as conn:
+    with closing(_raw(path)) as conn:
         conn.execute(
             "INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', "
             "'2030-01-01T00:00:00.000000Z')"
@@ -93,10 +96,15 @@ def test_migrate_false_leaves_a_fresh_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "untouched.db"
 
     async def body() -> int:
-        async with open_store(f"sqlite:///{path}", migrate=False) as store:
+        # Behind the code: refused at open (issue 11), unless the caller asks to look.
+        with pytest.raises(SchemaOutdatedError):
+            await open_store(f"sqlite:///{path}", migrate=False)
+        async with open_store(f"sqlite:///{path}", migrate=False, check_schema=False) as store:
             return await store.schema_version()
 
     assert asyncio.run(body()) == 0
+    with closing(_raw(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
 
 
 _OPEN_SCRIPT = """
@@ -210,9 +218,12 @@ def test_split_statements_respects_strings_comments_and_triggers() -> None:
     assert "END;" in statements[1]
     assert statements[2].strip() == "INSERT INTO t VALUES ('e');"
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    for statement in statements:
-        conn.execute(statement)
-    assert conn.execute("SELECT x FROM t").fetchone() == ("c;d",)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        assert conn.execute("SELECT x FROM t").fetchone() == ("c;d",)
+    finally:
+        conn.close()  # Python 3.13 warns about a connection left to the collector
 
 
 def test_a_no_transaction_migration_runs_on_its_own_and_is_recorded(
