@@ -39,14 +39,17 @@ def compat(session: nox.Session) -> None:
     """The memory and SQLite tests on newer Pythons, where the driver warns differently.
 
     `.ci/run` runs it (Python 3.11 runs everything already): the contract suite on
-    memory and both SQLite targets, and every SQLite test that runs units of work, in
-    the quick Hypothesis profile. pyproject's ``filterwarnings`` make a warning raised
-    from the project an error, so a deprecation that 3.12 or 3.13 adds fails here
-    first (sqlite3's numbered placeholders did, issue 11). No PostgreSQL: the postgres
-    extra is only installed because the tests' conftest imports psycopg.
+    memory and both SQLite targets, every SQLite test that runs units of work and the
+    SQLite timeouts, in the quick Hypothesis profile. pyproject's ``filterwarnings``
+    make a warning raised from the project an error, so a deprecation that 3.12 or 3.13
+    adds fails here first (sqlite3's numbered placeholders did, issue 11). No
+    PostgreSQL: the postgres extra is only installed because the tests' conftest
+    imports psycopg.
     """
     session.install("-e", ".[postgres,contract]")
     sqlite_tests = sorted(str(path) for path in Path("tests").glob("test_sqlite_*.py"))
+    # Timed, but mostly asleep: the per-call deadlines on this Python's threads.
+    sqlite_tests.append("tests/faults/test_sqlite_busy.py")
     session.run(
         "python",
         "-m",

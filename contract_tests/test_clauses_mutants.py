@@ -294,3 +294,97 @@ def test_nul_is_refused_naming_the_field(harness: Harness) -> None:
         if not _names(field, str(error)):
             wrong.append(f"{field}: {error}")
     assert wrong == []
+
+
+# -- files.version.given: a given content type wins over the head's -----------------------
+
+
+@clause("files.version.given")
+def test_new_version_takes_the_given_name_and_content_type(harness: Harness) -> None:
+    """Given name and content_type are the new version's, not the head's."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="a.txt", content_type="text/plain", s3_key="k")
+            )
+        )
+    )
+    new = harness.run(
+        call(
+            store.create_file_version(
+                tenant, head.id, name="b.csv", content_type="text/csv", size_bytes=3, s3_key="k2"
+            )
+        )
+    )
+    assert (new.name, new.content_type) == ("b.csv", "text/csv")
+    assert harness.run(call(store.get_file(tenant, new.id))) == new
+
+
+# -- errors.invalid.values: the refused number, time or type is named ----------------------
+
+
+@clause("errors.invalid.values", "prune.executions.bad_input")
+def test_refused_values_name_their_field(harness: Harness) -> None:
+    """Negative sizes, a naive cut-off and a non-string hash are refused by field name."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    naive = datetime(2020, 1, 1)  # naive on purpose
+    cases: list[tuple[str, Any]] = [
+        (
+            "size_bytes",
+            store.create_file_version(tenant, head.id, size_bytes=-1, s3_key="k"),
+        ),
+        (
+            "size_bytes",
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k").model_copy(update={"size_bytes": -1})
+            ),
+        ),
+        ("finished_before", store.prune_executions(tenant, naive)),
+        ("key_hash", store.create_key(tenant, "n", 12345)),  # type: ignore[arg-type]
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert _names(field, str(error)), f"{field} not named in {error}"
+
+
+# -- purge.tenant.removes_all: a purged tenant starts again from nothing -------------------
+
+
+@clause("purge.tenant.removes_all")
+def test_purged_tenant_can_be_used_again(harness: Harness) -> None:
+    """After purge_tenant, the same tenant id writes and lists records as a new tenant."""
+    store = harness.store
+    tenant = new_tenant()
+
+    async def one_of_each(label: str) -> None:
+        await call(store.create_key(tenant, label, hashlib.sha256(label.encode()).hexdigest()))
+        execution = await call(
+            store.create_execution(Execution(tenant_id=tenant, skill_name=label, skill_version="1"))
+        )
+        await call(
+            store.create_file(
+                File(tenant_id=tenant, name=label, s3_key="k", execution_id=execution.id)
+            )
+        )
+        await call(store.get_or_create_session(tenant, label))
+        await call(store.upsert_skill(SkillRecord(tenant_id=tenant, name=label, version="1")))
+
+    async def names() -> list[list[str]]:
+        return [
+            [k.name for k in await call(store.list_keys(tenant))],
+            [e.skill_name for e in await call(store.list_executions(tenant))],
+            [f.name for f in await call(store.list_files(FileFilter(tenant_id=tenant)))],
+            [s.name for s in await call(store.list_skills(tenant))],
+        ]
+
+    harness.run(one_of_each(f"old-{tenant}"))
+    harness.run(call(store.purge_tenant(tenant)))
+    assert harness.run(names()) == [[], [], [], []]
+    harness.run(one_of_each(f"new-{tenant}"))
+    assert harness.run(names()) == [[f"new-{tenant}"]] * 4
+    session = harness.run(call(store.get_session_by_external_id(tenant, f"new-{tenant}")))
+    assert session.external_id == f"new-{tenant}"

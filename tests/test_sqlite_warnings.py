@@ -8,15 +8,39 @@ pyproject.toml now make a warning attributed to a module of the project an error
 
 from __future__ import annotations
 
+import builtins
 import re
 import sqlite3
 import warnings
+from collections.abc import Iterator
 
 import pytest
 
 from skillbox_store.backends.sqlite import statements
 
 
+@pytest.fixture
+def project_filters(pytestconfig: pytest.Config) -> Iterator[None]:
+    """The ``filterwarnings`` of pyproject.toml alone, whatever ``-W`` options the run has.
+
+    Applied as pytest applies them: in order, each taking precedence over the earlier.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        for entry in pytestconfig.getini("filterwarnings"):
+            action, message, category, module = [*entry.split(":"), "", "", ""][:4]
+            found = getattr(builtins, category, None) if category else Warning
+            if isinstance(found, type) and issubclass(found, Warning):
+                warnings.filterwarnings(
+                    action,  # type: ignore[arg-type]
+                    message=message,
+                    category=found,
+                    module=module,
+                )
+        yield
+
+
+@pytest.mark.usefixtures("project_filters")
 @pytest.mark.parametrize(
     "module",
     [
@@ -33,12 +57,13 @@ def test_a_warning_from_the_project_is_an_error(module: str) -> None:
         warnings.warn_explicit("numbered placeholders", DeprecationWarning, "x.py", 1, module)
 
 
+@pytest.mark.usefixtures("project_filters")
 @pytest.mark.parametrize(
     "module", ["aiosqlite.core", "pydantic.main", "skillbox_storefront", "contract_testsuite"]
 )
 def test_a_library_warning_about_itself_is_not_an_error(module: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
-        # Keep the filters pytest installed from pyproject.toml; only record.
+        # Keeps the project's filters (catch_warnings copies them); only records.
         warnings.warn_explicit("its own business", DeprecationWarning, "y.py", 1, module)
     assert [str(w.message) for w in caught] == ["its own business"]
 

@@ -187,6 +187,7 @@ def test_every_break_has_a_clause() -> None:
 def test_sound_wrapper_passes_within_a_minute(plugin_path: Path, tmp_path: Path) -> None:
     """Control: the wrapper that breaks nothing passes the whole suite, on dev, in time."""
     run = _suite(plugin_path, tmp_path, "broken-none", "dev")
+    print(f"broken-none: whole suite in {run.seconds:.1f} s")  # shown by -rP
     assert run.returncode == 0, run
     assert run.seconds < REPORT_WITHIN, run
 
@@ -195,6 +196,7 @@ def test_sound_wrapper_passes_within_a_minute(plugin_path: Path, tmp_path: Path)
 def test_break_is_named_within_a_minute(dev_runs: dict[str, Future[Run]], name: str) -> None:
     """On dev, the broken clause's tests fail within REPORT_WITHIN s and name it."""
     run = dev_runs[name].result()
+    print(f"broken-{name}: reported in {run.seconds:.1f} s")  # shown by -rP, for the record
     # Exit 1 is "tests failed"; 2-5 would mean the run itself went wrong.
     assert run.returncode == 1, run
     assert f"broken clause {BROKEN_CLAUSE[name]}" in run.output.replace(",", " "), run
