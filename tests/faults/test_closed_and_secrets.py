@@ -217,9 +217,7 @@ def _exception_text(exc: BaseException) -> str:
 
 
 def _assert_no_password(texts: list[str], caplog: pytest.LogCaptureFixture) -> None:
-    logged = [
-        f"{r.name}: {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-    ]
+    logged = [f"{r.name}: {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records]
     leaking = [text for text in [*texts, *logged] if _leaks(text)]
     assert leaking == [], leaking
 

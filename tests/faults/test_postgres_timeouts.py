@@ -179,6 +179,51 @@ def test_every_call_gives_up_within_timeout_when_no_connection_is_free(
         assert TIMEOUT * 0.9 <= waited < TIMEOUT + NOISE, (name, waits)
 
 
+@pytest.mark.parametrize("lock_timeout", [None, 0.5], ids=["default", "given"])
+def test_a_write_waiting_on_another_blocks_row_lock_gives_up_within_lock_timeout(
+    postgres_url: str, pg_schema: str, lock_timeout: float | None
+) -> None:
+    """Another task's open block holds the row: the write gives up, the block goes on."""
+    options: dict[str, Any] = {"timeout": TIMEOUT}
+    if lock_timeout is not None:
+        options["lock_timeout"] = lock_timeout
+    limit = TIMEOUT if lock_timeout is None else lock_timeout
+
+    async def scenario() -> tuple[BaseException | None, float]:
+        async with open_store(postgres_url, schema=pg_schema, **options) as store:
+            execution = await store.create_execution(_execution())
+            finished = execution.model_copy(update={"status": "success"})
+            held = asyncio.Event()
+            release = asyncio.Event()
+
+            async def hold() -> None:
+                async with store.transaction() as tx:
+                    await tx.update_execution(finished)  # row-locks the execution
+                    held.set()
+                    await release.wait()
+
+            holder = asyncio.create_task(hold())
+            await held.wait()
+            try:
+                outcome = await _timed(store.update_execution(finished))
+            finally:
+                release.set()
+                await holder
+            # The block committed: the waiting write lost, as it would have anyway.
+            assert (await store.get_execution("t", execution.id)).status == "success"
+            return outcome
+
+    error, waited = run(scenario())
+    assert isinstance(error, UnavailableError), error
+    assert limit * 0.9 <= waited < limit + NOISE, waited
+
+
+def test_lock_timeout_none_or_positive() -> None:
+    for bad in (0, -1, "1", True):
+        with pytest.raises(InvalidArgumentError, match="lock_timeout"):
+            run(open_store("postgresql://u@127.0.0.1:1/db", lock_timeout=bad))
+
+
 # -- Item 4: schema names, refused before any I/O -------------------------------------------
 
 BAD_SCHEMAS: Final = [

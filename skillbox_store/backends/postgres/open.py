@@ -73,6 +73,10 @@ class PostgresOptions:
             the store already retries reads once on a dead connection).
         prepare_threshold: executions of a statement before a connection prepares it;
             ``None`` never prepares (needed behind PgBouncer's transaction pooling).
+        lock_timeout: seconds a statement waits for a row lock another transaction
+            holds (another task's open block) before `UnavailableError`; by default
+            ``timeout``. ``None`` waits as long as the holder keeps it, and is needed
+            behind a PgBouncer that refuses the ``options`` start-up parameter.
     """
 
     schema: str = DEFAULT_SCHEMA
@@ -84,6 +88,7 @@ class PostgresOptions:
     max_lifetime: float = 3600.0
     check: bool = False
     prepare_threshold: int | None = 5
+    lock_timeout: float | None = timeout
 
 
 def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
@@ -99,6 +104,8 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
         if "schema" in values and values["schema"] != url_schema:
             raise InvalidArgumentError("schema is given both in the URL and as an option")
         values["schema"] = url_schema
+    if "lock_timeout" not in values and "timeout" in values:
+        values["lock_timeout"] = values["timeout"]
     options = PostgresOptions(**values)
     check_schema(options.schema)
     for name in ("min_size", "max_size"):
@@ -110,6 +117,13 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
         value = getattr(options, name)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise InvalidArgumentError(f"{name} must be a positive number of seconds")
+    lock_timeout = options.lock_timeout
+    if lock_timeout is not None and (
+        not isinstance(lock_timeout, int | float)
+        or isinstance(lock_timeout, bool)
+        or lock_timeout <= 0
+    ):
+        raise InvalidArgumentError("lock_timeout must be None or a positive number of seconds")
     threshold = options.prepare_threshold
     if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
         raise InvalidArgumentError("prepare_threshold must be None or an integer >= 0")
@@ -179,7 +193,16 @@ def _connection_kwargs(conninfo: str, options: PostgresOptions) -> dict[str, Any
     its reason, instead of making the pool retry until its timeout.
     """
     kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": options.prepare_threshold}
-    if "connect_timeout" not in conninfo_to_dict(conninfo):
+    given = conninfo_to_dict(conninfo)
+    if options.lock_timeout is not None:
+        # A row lock held by another open block would otherwise keep a call waiting
+        # past every timeout the caller set. Set at start-up, not with SET, so that no
+        # round trip is added and a transaction-pooling proxy cannot carry it to
+        # another client's session.
+        milliseconds = max(1, round(options.lock_timeout * 1000))
+        extra = f"-c lock_timeout={milliseconds}"
+        kwargs["options"] = f"{given['options']} {extra}" if given.get("options") else extra
+    if "connect_timeout" not in given:
         # libpq's own bound, for the pool's reconnections too (psycopg's default is
         # 130 s); it counts whole seconds, at least 2.
         kwargs["connect_timeout"] = max(2, int(options.connect_timeout))
