@@ -19,7 +19,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, TypeGuard, cast
 
 from skillbox_store.errors import InvalidArgumentError, NotFoundError, not_found
 from skillbox_store.errors import shown as _shown
@@ -71,6 +71,7 @@ __all__ = [
 
 _INT64_MAX: Final = INT64_MAX
 _INT32_MAX: Final = INT32_MAX
+_INF: Final = math.inf
 
 
 # The fields PostgreSQL keeps in a btree index, and the names and versions that go with
@@ -293,11 +294,7 @@ def _json_children(field: str, container: Any) -> list[object]:
     if type(container) is list:
         return cast(list[object], container)
     for key in container:
-        if type(key) is not str:
-            raise InvalidArgumentError(
-                f"{field} must be JSON: object keys must be strings, got {_shown(key)}"
-            )
-        check_text(field, key, required=False)
+        _check_json_key(field, key)
     return list(container.values())
 
 
@@ -315,6 +312,14 @@ _SMALL_JSON_VALUES: Final = min(256, JSON_MAX_VALUES)
 _SMALL_JSON_DEPTH: Final = min(8, JSON_MAX_DEPTH - 1)
 
 
+def _check_json_key(field: str, key: object) -> None:
+    if type(key) is not str:
+        raise InvalidArgumentError(
+            f"{field} must be JSON: object keys must be strings, got {_shown(key)}"
+        )
+    check_text(field, key, required=False)
+
+
 def _check_small_json(field: str, value: object, depth: int, budget: int) -> int:
     """Check ``value`` as `_check_json` does; return how many values the budget has left.
 
@@ -322,15 +327,43 @@ def _check_small_json(field: str, value: object, depth: int, budget: int) -> int
     values or nests deeper than `_SMALL_JSON_DEPTH`. Values are visited in the order of
     the full walk (an object's keys before its values), so the first bad one raises the
     same error: no limit of the full walk can be reached within this path's bounds.
+    The common good values (ASCII text, 64-bit ints, finite floats) are recognized
+    inline, and only the others go through the checks that name what is wrong.
     """
-    if type(value) is not list and type(value) is not dict:
+    if type(value) is dict:
+        children: Any = value.values()
+    elif type(value) is list:
+        children = value
+    else:
         _check_json_scalar(field, value)
         return budget - 1
     if depth > _SMALL_JSON_DEPTH or len(value) >= budget:
         return -1
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str or "\x00" in key or not key.isascii():
+                _check_json_key(field, key)
     budget -= 1
-    for child in _json_children(field, value):
-        budget = _check_small_json(field, child, depth + 1, budget)
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            if "\x00" in child or not child.isascii():
+                check_text(field, child, required=False)
+        elif kind is int:
+            if not JSON_INT_MIN <= child <= JSON_INT_MAX:
+                _check_json_scalar(field, child)
+        elif kind is float:
+            # False for NaN and both infinities.
+            if not -_INF < child < _INF:
+                _check_json_scalar(field, child)
+        elif kind is list or kind is dict:
+            budget = _check_small_json(field, child, depth + 1, budget)
+            if budget < 0:
+                return -1
+            continue
+        elif child is not None and kind is not bool:
+            _check_json_scalar(field, child)
+        budget -= 1
         if budget < 0:
             return -1
     return budget
@@ -404,6 +437,26 @@ def _check_json(field: str, value: object) -> None:
             raise _too_many_values(field)
 
 
+def _is_plain_text(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is ASCII text without NUL, which `check_text` accepts if short.
+
+    Every write of an execution checks about ten fields; testing this first and calling
+    `check_text` only for other values (which it accepts or names what is wrong with)
+    halves what the checks cost.
+    """
+    return type(value) is str and value.isascii() and "\x00" not in value
+
+
+def _is_plain_name(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is plain text that `check_text` accepts for an indexed field."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= INDEXED_TEXT_MAX_BYTES
+        and value.isascii()
+        and "\x00" not in value
+    )
+
+
 def _check_outcome(execution: Execution, status: str | None = None) -> None:
     """The fields an update writes, shared by inserts; ``status`` overrides the record's."""
     wanted = execution.status if status is None else status
@@ -411,30 +464,51 @@ def _check_outcome(execution: Execution, status: str | None = None) -> None:
         raise InvalidArgumentError(
             f"status must be one of {', '.join(sorted(EXECUTION_STATUSES))}, got {_shown(wanted)}"
         )
-    _check_json("output", execution.output)
-    check_text("logs", execution.logs, required=False)
-    check_text("files_url", execution.files_url, required=False)
-    if type(execution.files_list) is not list:
+    output = execution.output
+    if output is not None:
+        _check_json("output", output)
+    logs = execution.logs
+    if not _is_plain_text(logs):
+        check_text("logs", logs, required=False)
+    files_url = execution.files_url
+    if not _is_plain_text(files_url):
+        check_text("files_url", files_url, required=False)
+    files_list = execution.files_list
+    if type(files_list) is not list:
         raise InvalidArgumentError("files_list must be a list of strings")
-    for item in execution.files_list:
-        check_text("files_list", item, required=False)
-    _check_int("duration_ms", execution.duration_ms, minimum=0)
-    if execution.error is not None:
-        check_text("error", execution.error, required=False)
+    for item in files_list:
+        if not _is_plain_text(item):
+            check_text("files_list", item, required=False)
+    duration_ms = execution.duration_ms
+    if type(duration_ms) is not int or not 0 <= duration_ms <= _INT64_MAX:
+        _check_int("duration_ms", duration_ms, minimum=0)
+    error = execution.error
+    if error is not None and not _is_plain_text(error):
+        check_text("error", error, required=False)
 
 
 def check_execution(execution: Execution, *, keep_status: bool) -> Execution:
     """Return a new execution to insert, with status ``running`` unless ``keep_status``."""
     if not isinstance(execution, Execution):
         raise InvalidArgumentError("execution must be an Execution record")
-    check_text("tenant_id", execution.tenant_id)
-    check_text("skill_name", execution.skill_name)
-    check_text("skill_version", execution.skill_version)
+    tenant_id, skill_name, skill_version = (
+        execution.tenant_id,
+        execution.skill_name,
+        execution.skill_version,
+    )
+    if not _is_plain_name(tenant_id):
+        check_text("tenant_id", tenant_id)
+    if not _is_plain_name(skill_name):
+        check_text("skill_name", skill_name)
+    if not _is_plain_name(skill_version):
+        check_text("skill_version", skill_version)
     _check_json("input", execution.input)
     update: dict[str, object] = {}
-    finished_at = _optional_time("finished_at", execution.finished_at)
-    if finished_at is not execution.finished_at:
-        update["finished_at"] = finished_at
+    finished_at = execution.finished_at
+    if finished_at is not None:
+        checked = check_time("finished_at", finished_at)
+        if checked is not finished_at:
+            update["finished_at"] = checked
     if keep_status:
         _check_outcome(execution)
     else:

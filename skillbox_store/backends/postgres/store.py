@@ -56,6 +56,7 @@ from skillbox_store.records import (
     RetentionReport,
     Session,
     SkillRecord,
+    trusted_record,
     utc_now,
 )
 from skillbox_store.stats import ESTIMATE_ABOVE, TABLES, Estimate
@@ -77,6 +78,37 @@ def _json(value: Any) -> Jsonb | None:
     # None is SQL NULL; Jsonb(None) would store the JSON literal null instead. Large
     # floats are spelled out so that jsonb keeps them floats (see `jsonb`).
     return to_jsonb(value)
+
+
+def _new_execution(e: Execution) -> tuple[list[Any], Execution]:
+    """Return the parameters of ``INSERT_EXECUTION`` for a checked execution, and the record.
+
+    The record is built from the same values, checked and in UTC already, as the row
+    reads back: through `trusted_record`, not `rows.execution_from_row`, which would
+    cost about 3 µs more of the 10 µs of CPU the call costs the store beside the
+    driver (issue 13: `create_execution` at the raw pool's throughput).
+    """
+    values: dict[str, Any] = {
+        "id": _new_id(),
+        "skill_name": e.skill_name,
+        "skill_version": e.skill_version,
+        "tenant_id": e.tenant_id,
+        "status": e.status,
+        "input": e.input,
+        "output": e.output,
+        "logs": e.logs,
+        "files_url": e.files_url,
+        "files_list": list(e.files_list),
+        "duration_ms": e.duration_ms,
+        "error": e.error,
+        "created_at": utc_now(),
+        "finished_at": e.finished_at,
+    }
+    # The record's fields are the statement's columns, in the same order.
+    params = list(values.values())
+    params[5] = to_jsonb(params[5])
+    params[6] = to_jsonb(params[6])
+    return params, trusted_record(Execution, values)
 
 
 def _keyset_page(found: list[Row], after: str) -> list[Row]:
@@ -177,32 +209,15 @@ class PostgresStore:
 
     # -- Executions -------------------------------------------------------------------------
 
-    async def _insert_execution(self, e: Execution) -> Execution:
-        row = (
-            _new_id(),
-            e.skill_name,
-            e.skill_version,
-            e.tenant_id,
-            e.status,
-            e.input,
-            e.output,
-            e.logs,
-            e.files_url,
-            list(e.files_list),
-            e.duration_ms,
-            e.error,
-            utc_now(),
-            e.finished_at,
-        )
-        params = (*row[:5], _json(e.input), _json(e.output), *row[7:])
-        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
-        return rows.execution_from_row(row)
-
     async def create_execution(self, execution: Execution) -> Execution:
-        return await self._insert_execution(check.check_execution(execution, keep_status=False))
+        params, created = _new_execution(check.check_execution(execution, keep_status=False))
+        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
+        return created
 
     async def insert_execution(self, execution: Execution) -> Execution:
-        return await self._insert_execution(check.check_execution(execution, keep_status=True))
+        params, created = _new_execution(check.check_execution(execution, keep_status=True))
+        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
+        return created
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         check.check_text("tenant_id", tenant_id)

@@ -18,9 +18,9 @@ import aiosqlite
 from skillbox_store.backends.sqlite import statements as sql
 from skillbox_store.backends.sqlite.connection import rollback_if_open, run
 from skillbox_store.backends.sqlite.rows import (
-    dump_json,
     dump_time,
     execution_from_row,
+    execution_to_row,
     file_from_row,
     key_from_row,
     session_from_row,
@@ -91,22 +91,7 @@ def _key_row(r: Any) -> Row:
 
 
 def _execution_row(e: Any) -> Row:
-    return (
-        e.id,
-        e.skill_name,
-        e.skill_version,
-        e.tenant_id,
-        e.status,
-        dump_json(e.input),
-        dump_json(e.output),
-        e.logs,
-        e.files_url,
-        dump_json(e.files_list),
-        e.duration_ms,
-        e.error,
-        dump_time(e.created_at),
-        _time(e.finished_at),
-    )
+    return execution_to_row(e, e.id, e.created_at)
 
 
 # Named parameters where a value is used twice (numbered ones bound from a sequence

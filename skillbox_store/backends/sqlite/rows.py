@@ -63,6 +63,26 @@ def dump_json(value: Any) -> str | None:
     return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
+def execution_to_row(e: Execution, id: str, created_at: datetime) -> tuple[Any, ...]:
+    """Return the `executions` row of ``e`` under ``id``, in `INSERT_EXECUTION`'s order."""
+    return (
+        id,
+        e.skill_name,
+        e.skill_version,
+        e.tenant_id,
+        e.status,
+        dump_json(e.input),
+        dump_json(e.output),
+        e.logs,
+        e.files_url,
+        dump_json(e.files_list),
+        e.duration_ms,
+        e.error,
+        dump_time(created_at),
+        None if e.finished_at is None else dump_time(e.finished_at),
+    )
+
+
 def load_json(text: str | None) -> Any:
     """Return the JSON value of text written by `dump_json`."""
     return None if text is None else _scan_json(text)[0]

@@ -19,6 +19,7 @@ from skillbox_store.backends.sqlite.rows import (
     dump_json,
     dump_time,
     execution_from_row,
+    execution_to_row,
     file_from_row,
     key_from_row,
     session_from_row,
@@ -98,23 +99,7 @@ def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
 
 def insert_execution(conn: Connection, execution: Execution) -> Execution:
     """Insert a checked execution with a new id and `created_at`."""
-    e = execution
-    row = (
-        _new_id(),
-        e.skill_name,
-        e.skill_version,
-        e.tenant_id,
-        e.status,
-        dump_json(e.input),
-        dump_json(e.output),
-        e.logs,
-        e.files_url,
-        dump_json(e.files_list),
-        e.duration_ms,
-        e.error,
-        dump_time(utc_now()),
-        None if e.finished_at is None else dump_time(e.finished_at),
-    )
+    row = execution_to_row(execution, _new_id(), utc_now())
     conn.execute(sql.INSERT_EXECUTION, row)
     # Built from the stored text, so the caller's record and ours share nothing.
     return execution_from_row(row)
