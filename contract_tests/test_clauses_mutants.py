@@ -13,7 +13,7 @@ import inspect
 import re
 import typing
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from contract_tests.clauses import clause
@@ -24,6 +24,7 @@ from skillbox_store import (
     File,
     FileFilter,
     InvalidArgumentError,
+    NotFoundError,
     SkillRecord,
     Store,
 )
@@ -388,3 +389,118 @@ def test_purged_tenant_can_be_used_again(harness: Harness) -> None:
     assert harness.run(names()) == [[f"new-{tenant}"]] * 4
     session = harness.run(call(store.get_session_by_external_id(tenant, f"new-{tenant}")))
     assert session.external_id == f"new-{tenant}"
+
+
+@clause("errors.invalid.values", "errors.invalid.nul", "errors.invalid.page")
+def test_every_refused_execution_or_page_field_is_named(harness: Harness) -> None:
+    """Bad JSON, times, counts, statuses, list items and page bounds name their field."""
+    store = harness.store
+    tenant = new_tenant()
+    running = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    naive = datetime(2020, 1, 1)  # naive on purpose
+    bad: list[tuple[str, dict[str, Any]]] = [
+        ("input", {"input": {"x": float("nan")}}),
+        ("output", {"output": [float("inf")]}),
+        ("finished_at", {"finished_at": naive}),
+        ("duration_ms", {"duration_ms": -1}),
+        ("status", {"status": "paused"}),
+        ("files_list", {"files_list": ["ok", "a\x00b"]}),
+    ]
+    cases: list[tuple[str, Any]] = []
+    for field, changes in bad:
+        cases.append((field, store.insert_execution(base.model_copy(update=changes))))
+        if field != "input":
+            cases.append((field, store.update_execution(running.model_copy(update=changes))))
+    cases += [
+        (
+            "version",
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k").model_copy(update={"version": 0})
+            ),
+        ),
+        ("limit", store.list_executions(tenant, 0)),
+        ("offset", store.list_executions(tenant, 10, -1)),
+        ("limit", store.list_files(FileFilter(tenant_id=tenant).model_copy(update={"limit": 0}))),
+        (
+            "offset",
+            store.list_files(FileFilter(tenant_id=tenant).model_copy(update={"offset": -1})),
+        ),
+    ]
+    wrong = []
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        if not _names(field, str(error)):
+            wrong.append(f"{field}: {error}")
+    assert wrong == []
+
+
+@clause("errors.invalid.values")
+def test_wrong_types_are_named_and_maxima_accepted(harness: Harness) -> None:
+    """A text or number of the wrong type names its field; the largest values are kept."""
+    store = harness.store
+    tenant = new_tenant()
+    file = File(tenant_id=tenant, name="f", s3_key="k")
+    cases: list[tuple[str, Any]] = [
+        ("size_bytes", store.create_file(file.model_copy(update={"size_bytes": "12"}))),
+        ("name", store.create_file(file.model_copy(update={"name": 12}))),
+        ("size_bytes", store.create_file(file.model_copy(update={"size_bytes": 2**63}))),
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert _names(field, str(error)), f"{field} not named in {error}"
+    biggest = harness.run(
+        call(
+            store.create_file(
+                file.model_copy(update={"size_bytes": 2**63 - 1, "version": 2**31 - 1})
+            )
+        )
+    )
+    assert (biggest.size_bytes, biggest.version) == (2**63 - 1, 2**31 - 1)
+    assert harness.run(call(store.get_file(tenant, biggest.id))) == biggest
+
+
+@clause("executions.create.running")
+def test_create_ignores_even_an_unknown_status(harness: Harness) -> None:
+    """create_execution stores running whatever the status passed in, known or not."""
+    store = harness.store
+    tenant = new_tenant()
+    for status in ("success", "paused", ""):
+        sent = Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+            update={"status": status}
+        )
+        stored = harness.run(call(store.create_execution(sent)))
+        assert stored.status == "running", status
+
+
+@clause("records.times.instant")
+def test_update_stores_finished_at_in_utc(harness: Harness) -> None:
+    """A finished_at in another offset, given to update_execution, reads back in UTC."""
+    store = harness.store
+    tenant = new_tenant()
+    running = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    five_east = timezone(timedelta(hours=5))
+    moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=five_east)
+    done = running.model_copy(update={"status": "success", "finished_at": moment})
+    for execution in (
+        harness.run(call(store.update_execution(done))),
+        harness.run(call(store.get_execution(tenant, running.id))),
+    ):
+        assert execution.finished_at == moment
+        assert execution.finished_at is not None
+        assert execution.finished_at.utcoffset() == timedelta(0)
+
+
+@clause("errors.id.malformed", "paging.after.unknown")
+def test_ids_of_the_wrong_type_or_unknown_after_are_not_found(harness: Harness) -> None:
+    """An id that is not even a string is NotFoundError; so is `after` in an empty tenant."""
+    store = harness.store
+    tenant = new_tenant()
+    harness.run(raises(NotFoundError, store.get_file(tenant, 12345)))  # type: ignore[arg-type]
+    harness.run(raises(NotFoundError, store.get_execution(tenant, None)))  # type: ignore[arg-type]
+    after = str(uuid.uuid4())
+    harness.run(raises(NotFoundError, store.list_files(FileFilter(tenant_id=tenant, after=after))))
