@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant, raises
+from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     ConflictError,
     Execution,
@@ -504,3 +504,270 @@ def test_ids_of_the_wrong_type_or_unknown_after_are_not_found(harness: Harness) 
     harness.run(raises(NotFoundError, store.get_execution(tenant, None)))  # type: ignore[arg-type]
     after = str(uuid.uuid4())
     harness.run(raises(NotFoundError, store.list_files(FileFilter(tenant_id=tenant, after=after))))
+
+
+# -- records.ids.case_insensitive: an id in upper case names the same record ---------------
+
+
+@clause("records.ids.case_insensitive")
+def test_upper_case_ids_name_the_same_record(harness: Harness) -> None:
+    """Every lookup, change, reference, cursor and filter takes an id's upper-case spelling."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    key = run(call(store.create_key(tenant, "k", new_key_hash())))
+    revoked = run(call(store.revoke_key(tenant, key.id.upper())))
+    assert (revoked.id, revoked.revoked_at is not None) == (key.id, True)
+
+    older = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    execution = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    assert run(call(store.get_execution(tenant, execution.id.upper()))) == execution
+    page = run(call(store.list_executions(tenant, 10, after=execution.id.upper())))
+    assert [e.id for e in page] == [older.id]
+    finished = run(
+        call(
+            store.update_execution(
+                execution.model_copy(update={"id": execution.id.upper(), "status": "success"})
+            )
+        )
+    )
+    assert (finished.id, finished.status) == (execution.id, "success")
+    assert run(call(store.get_execution(tenant, execution.id))).status == "success"
+
+    session = run(call(store.get_or_create_session(tenant, "ext")))
+    assert run(call(store.get_session(tenant, session.id.upper()))) == session
+    assert run(call(store.touch_session(tenant, session.id.upper()))).id == session.id
+
+    head = run(
+        call(
+            store.create_file(
+                File(
+                    tenant_id=tenant,
+                    name="f",
+                    s3_key="k",
+                    session_id=session.id.upper(),
+                    execution_id=execution.id.upper(),
+                )
+            )
+        )
+    )
+    assert (head.session_id, head.execution_id) == (session.id, execution.id)
+    assert run(call(store.get_file(tenant, head.id.upper()))) == head
+    second = run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k2", parent_id=head.id.upper(), version=2)
+            )
+        )
+    )
+    assert second.parent_id == head.id
+    third = run(
+        call(store.create_file_version(tenant, second.id.upper(), size_bytes=1, s3_key="k3"))
+    )
+    assert (third.parent_id, third.version) == (second.id, 3)
+    chain = [head.id, second.id, third.id]
+    assert sorted(
+        f.id for f in run(call(store.list_file_versions(tenant, head.id.upper())))
+    ) == sorted(chain)
+
+    renamed = run(
+        call(store.update_file(head.model_copy(update={"id": head.id.upper(), "name": "g"})))
+    )
+    assert (renamed.id, renamed.name) == (head.id, "g")
+    assert run(call(store.get_file(tenant, head.id))).name == "g"
+
+    for wanted in (
+        FileFilter(tenant_id=tenant, session_id=session.id.upper()),
+        FileFilter(tenant_id=tenant, execution_id=execution.id.upper()),
+        FileFilter(
+            tenant_id=tenant, session_id=session.id.upper(), execution_id=execution.id.upper()
+        ),
+    ):
+        assert [f.id for f in run(call(store.list_files(wanted)))] == [head.id], wanted
+    after = FileFilter(tenant_id=tenant, after=third.id.upper())
+    assert [f.id for f in run(call(store.list_files(after)))] == [second.id, head.id]
+    assert [f.id for f in run(call(store.list_session_files(tenant, session.id.upper())))] == [
+        head.id
+    ]
+
+    run(call(store.delete_file(tenant, third.id.upper())))
+    run(raises(NotFoundError, store.get_file(tenant, third.id)))
+
+
+# -- paging.after.filters: both filters and a cursor, whichever group is walked ------------
+
+
+@clause("paging.after.filters", "files.list.filters")
+def test_after_with_both_filters_continues_the_filtered_listing(harness: Harness) -> None:
+    """A page after a file, filtered by a session and an execution, continues that listing.
+
+    Run twice: once with the session having fewer files than the execution, once the other
+    way round, so a backend that walks the smaller group is tested on both.
+    """
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    for extra in ("execution", "session"):
+        execution = run(
+            call(
+                store.create_execution(
+                    Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+                )
+            )
+        )
+        session = str(uuid.uuid4())
+        both = [
+            run(
+                call(
+                    store.create_file(
+                        File(
+                            tenant_id=tenant,
+                            name=f"f{n}",
+                            s3_key="k",
+                            session_id=session,
+                            execution_id=execution.id,
+                        )
+                    )
+                )
+            )
+            for n in range(3)
+        ]
+        # One more file in just one of the two groups makes the other the smaller one.
+        lone = File(tenant_id=tenant, name="x", s3_key="k")
+        if extra == "execution":
+            lone = lone.model_copy(update={"execution_id": execution.id})
+        else:
+            lone = lone.model_copy(update={"session_id": session})
+        run(call(store.create_file(lone)))
+        newest_first = [f.id for f in reversed(both)]
+        wanted = FileFilter(tenant_id=tenant, session_id=session, execution_id=execution.id)
+        assert [f.id for f in run(call(store.list_files(wanted)))] == newest_first, extra
+        for at, cursor in enumerate(newest_first):
+            page = run(call(store.list_files(wanted.model_copy(update={"after": cursor}))))
+            assert [f.id for f in page] == newest_first[at + 1 :], (extra, at)
+        one = wanted.model_copy(update={"after": newest_first[0], "limit": 1})
+        assert [f.id for f in run(call(store.list_files(one)))] == [newest_first[1]], extra
+
+
+# -- files.list.empty_filter: "" is no filter ----------------------------------------------
+
+
+@clause("files.list.empty_filter")
+def test_an_empty_filter_id_filters_nothing(harness: Harness) -> None:
+    """session_id or execution_id of "" lists what None lists."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    session = str(uuid.uuid4())
+    files = [
+        run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k")))),
+        run(
+            call(
+                store.create_file(File(tenant_id=tenant, name="g", s3_key="k", session_id=session))
+            )
+        ),
+    ]
+    everything = [f.id for f in reversed(files)]
+    for changes in (
+        {"session_id": ""},
+        {"execution_id": ""},
+        {"session_id": "", "execution_id": ""},
+    ):
+        wanted = FileFilter(tenant_id=tenant).model_copy(update=changes)
+        assert [f.id for f in run(call(store.list_files(wanted)))] == everything, changes
+    wanted = FileFilter(tenant_id=tenant).model_copy(
+        update={"session_id": session, "execution_id": ""}
+    )
+    assert [f.id for f in run(call(store.list_files(wanted)))] == [files[1].id]
+
+
+# -- records.out.detached: output, from every method that returns an execution -------------
+
+
+@clause("records.out.detached")
+def test_changing_a_returned_output_changes_nothing_stored(harness: Harness) -> None:
+    """Nested `output` handed out by update, insert, get and list is the caller's own copy."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+
+    def spoil(execution: Execution) -> None:
+        assert isinstance(execution.output, dict)
+        numbers = execution.output["b"]
+        assert isinstance(numbers, list)
+        numbers.append(99)
+        execution.output["c"] = "spoilt"
+
+    running = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    done = running.model_copy(update={"status": "success", "output": {"b": [1]}})
+    spoil(run(call(store.update_execution(done))))
+    inserted = Execution(
+        tenant_id=tenant, skill_name="s", skill_version="1", status="failed", output={"b": [2]}
+    )
+    spoil(run(call(store.insert_execution(inserted))))
+    expected = {e.id: e.output for e in run(call(store.list_executions(tenant)))}
+    assert sorted(expected.values(), key=str) == [{"b": [1]}, {"b": [2]}]
+    for execution_id in expected:
+        spoil(run(call(store.get_execution(tenant, execution_id))))
+    for execution in run(call(store.list_executions(tenant))):
+        spoil(execution)
+    for execution_id, output in expected.items():
+        assert run(call(store.get_execution(tenant, execution_id))).output == output
+
+
+# -- executions.create.running: a status that only claims to be "running" ------------------
+
+
+class _Impostor(str):
+    """A status whose own comparisons claim it equals "running", whatever its text."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+@clause("executions.create.running")
+def test_create_stores_running_over_a_str_subclass(harness: Harness) -> None:
+    """A status of a str subclass comparing equal to "running" is still replaced."""
+    store = harness.store
+    tenant = new_tenant()
+    sent = Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+        update={"status": _Impostor("success")}
+    )
+    for execution in (
+        harness.run(call(store.create_execution(sent))),
+        *harness.run(call(store.list_executions(tenant))),
+    ):
+        assert (type(execution.status), str.__str__(execution.status)) == (str, "running")
+
+
+# -- executions.list.clamp, files.list.clamp: any limit above the cap -----------------------
+
+
+@clause("executions.list.clamp", "files.list.clamp")
+def test_a_limit_past_64_bits_is_clamped(harness: Harness) -> None:
+    """A limit too big for any integer column is still just taken as the cap."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    execution = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    file = run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    for limit in (2**63, 2**64 + 1):
+        assert run(call(store.list_executions(tenant, limit))) == [execution]
+        wanted = FileFilter(tenant_id=tenant, limit=limit)
+        assert run(call(store.list_files(wanted))) == [file]
