@@ -684,3 +684,20 @@ def test_a_masked_query_password_keeps_the_words_around_it() -> None:
     )
     assert "hunter2" not in line
     assert "password=***: " in line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [b"sqlite:///\xff.db", b"postgresql://u@127.0.0.1:1/d\xff", b"memory://\xff"],
+    ids=["sqlite", "postgres", "memory"],
+)
+def test_a_url_that_is_not_utf8_is_one_line_and_exit_2(url: bytes) -> None:
+    """A byte that is not UTF-8 in ``--url`` (a shell's mangled variable): no traceback."""
+    command = [sys.executable.encode(), b"-m", b"skillbox_store", b"--url", url, b"status"]
+    result = subprocess.run(command, capture_output=True, timeout=_TIMEOUT, check=False)
+    stderr = result.stderr.decode("utf-8", "backslashreplace")
+    assert result.returncode == 2, (result.returncode, stderr)
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("skillbox-store: invalid input: "), lines[0]
