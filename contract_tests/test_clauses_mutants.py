@@ -18,16 +18,22 @@ from typing import Any
 
 from contract_tests.clauses import clause
 from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
+from contract_tests.plugin import RequireCapability
 from skillbox_store import (
+    APIKey,
     ConflictError,
     Execution,
     File,
     FileFilter,
     InvalidArgumentError,
     NotFoundError,
+    Session,
     SkillRecord,
     Store,
 )
+from skillbox_store.bulk import BULK_TABLES, BulkRecord, StoreBulk
+from skillbox_store.capabilities import BULK
+from skillbox_store.limits import JSON_INT_MAX, JSON_INT_MIN, JSON_MAX_DEPTH, JSON_MAX_VALUES
 
 
 def _names(field: str, message: str) -> bool:
@@ -771,3 +777,288 @@ def test_a_limit_past_64_bits_is_clamped(harness: Harness) -> None:
         assert run(call(store.list_executions(tenant, limit))) == [execution]
         wanted = FileFilter(tenant_id=tenant, limit=limit)
         assert run(call(store.list_files(wanted))) == [file]
+
+
+# -- input.json.*: the same verdicts for a value alone, small, nested and large -------------
+
+# More values than a small value holds and deeper than it nests: a backend may check
+# those two kinds by different code, and the contract holds for both.
+_PAD_VALUES = 300
+_PAD_DEPTH = 12
+
+
+def _json_sizes(inner: Any) -> list[tuple[str, Any]]:
+    """``inner`` alone, in a small list and object, among many values, and deeply nested."""
+    deep: Any = [inner]
+    for _ in range(_PAD_DEPTH):
+        deep = [deep]
+    many = {f"k{n}": n for n in range(_PAD_VALUES)}
+    return [
+        ("alone", inner),
+        ("in a list", [1, inner]),
+        ("after a list", [[0], inner]),
+        # 200 + 60 values: more than a small value holds, but only once inside the list.
+        ("past the budget", [[0] * 200, *([0] * 60), inner]),
+        ("in an object", {"a": inner}),
+        ("after many", [*range(_PAD_VALUES), inner]),
+        ("in a big object", {**many, "x": inner}),
+        ("deep", deep),
+    ]
+
+
+def _json_verdicts(harness: Harness, accepted: list[Any], refused: list[Any]) -> None:
+    """Each value of ``accepted`` reads back equal; each of ``refused`` names its field."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    running = run(call(store.create_execution(base)))
+    wrong: list[str] = []
+    for value in accepted:
+        for label, sized in _json_sizes(value):
+            stored = run(call(store.create_execution(base.model_copy(update={"input": sized}))))
+            if run(call(store.get_execution(tenant, stored.id))).input != sized:
+                wrong.append(f"input {label} {value!r}: read back differently")
+    for value in refused:
+        for label, sized in _json_sizes(value):
+            for field, awaitable in (
+                ("input", store.create_execution(base.model_copy(update={"input": sized}))),
+                ("output", store.update_execution(running.model_copy(update={"output": sized}))),
+            ):
+                error = run(raises(InvalidArgumentError, awaitable))
+                if not _names(field, str(error)):
+                    wrong.append(f"{field} {label} {value!r}: {error}")
+    assert wrong == []
+
+
+@clause("input.json.integers", "records.json.values", "records.text.exact")
+def test_json_bounds_are_accepted_at_every_size(harness: Harness) -> None:
+    """The extreme integers, empty and non-ASCII text and keys are kept, in any value."""
+    accepted: list[Any] = [
+        JSON_INT_MIN,
+        JSON_INT_MAX,
+        [JSON_INT_MIN, JSON_INT_MAX],
+        "",
+        {"": ""},
+        {"é": "ü"},
+        -1.5,
+        [None, True, False],
+        {"n": None},
+    ]
+    _json_verdicts(harness, accepted, [])
+
+
+@clause("input.json.integers", "errors.invalid.values", "errors.invalid.nul")
+def test_bad_json_is_refused_by_name_at_every_size(harness: Harness) -> None:
+    """Out-of-range ints, NaN, NUL, bad keys and non-JSON objects name the field, any size."""
+    refused: list[Any] = [
+        JSON_INT_MAX + 1,
+        JSON_INT_MIN - 1,
+        float("nan"),
+        float("-inf"),
+        "a\x00b",
+        {"a\x00b": 1},
+        "lone \ud800",
+        {"lone \ud800": 1},
+        {1: "x"},
+        {"ok": 1, None: 2},
+        object(),
+        b"bytes",
+    ]
+    _json_verdicts(harness, [], refused)
+
+
+@clause("input.json.size")
+def test_a_shallow_shared_value_over_the_cap_is_refused(harness: Harness) -> None:
+    """Millions of values made of shared lists or objects are refused at once."""
+    store = harness.store
+    tenant = new_tenant()
+    rows: list[list[Any]] = [[0] * 200, [[]] * 200]
+    # 8,000,000 values three lists deep; 2**61 values in objects sixty deep.
+    values: list[Any] = [[[row] * 200] * 200 for row in rows]
+    shared: Any = {"k": 0}
+    for _ in range(60):
+        shared = {"a": shared, "b": shared}
+    values.append(shared)
+    for huge in values:
+        started = datetime.now(UTC)
+        harness.run(
+            raises(
+                InvalidArgumentError,
+                store.create_execution(
+                    Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+                        update={"input": huge}
+                    )
+                ),
+            )
+        )
+        assert datetime.now(UTC) - started < timedelta(seconds=30)
+
+
+@clause("errors.invalid.values", "errors.from_store")
+def test_execution_names_of_the_wrong_type_are_named(harness: Harness) -> None:
+    """A tenant_id, skill_name or skill_version that is not text names its field."""
+    store = harness.store
+    base = Execution(tenant_id=new_tenant(), skill_name="s", skill_version="1")
+    wrong: list[str] = []
+    for field in ("tenant_id", "skill_name", "skill_version"):
+        for value in (12, ["a"], b"a"):
+            bad = base.model_copy(update={field: value})
+            for name, awaitable in (
+                ("create", store.create_execution(bad)),
+                ("insert", store.insert_execution(bad)),
+            ):
+                error = harness.run(raises(InvalidArgumentError, awaitable))
+                if not _names(field, str(error)):
+                    wrong.append(f"{name} {field}={value!r}: {error}")
+    assert wrong == []
+
+
+# -- capabilities.bulk.insert_atomic: a taken key in every table ---------------------------
+
+
+@clause("capabilities.bulk.insert_atomic")
+def test_bulk_insert_refuses_a_taken_key_in_every_table(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """In each table, a batch with a stored key (or key hash, or external id) writes nothing."""
+    bulk = require_capability(BULK)
+    assert isinstance(bulk, StoreBulk)
+    tenant = new_tenant()
+    run = harness.run
+    stored = _bulk_records(tenant)
+    for table in BULK_TABLES:
+        run(call(bulk.bulk_insert(table, tenant, stored[table])))
+    at = datetime(2023, 5, 1, tzinfo=UTC)
+    key, session = stored["api_keys"][0], stored["sessions"][0]
+    assert isinstance(key, APIKey)
+    assert isinstance(session, Session)
+    fresh: dict[str, BulkRecord] = {
+        "api_keys": APIKey(
+            id=str(uuid.uuid4()), key_hash=new_key_hash(), tenant_id=tenant, name="n", created_at=at
+        ),
+        "executions": Execution(
+            id=str(uuid.uuid4()), tenant_id=tenant, skill_name="s", skill_version="1", created_at=at
+        ),
+        "files": File(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            name="f",
+            s3_key="k",
+            created_at=at,
+            updated_at=at,
+        ),
+        "sessions": Session(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            external_id="other",
+            created_at=at,
+            last_accessed_at=at,
+        ),
+        "skills": SkillRecord(tenant_id=tenant, name="other", version="9", uploaded_at=at),
+    }
+    taken: list[tuple[str, BulkRecord]] = [(table, stored[table][0]) for table in BULK_TABLES]
+    file = stored["files"][0]
+    assert isinstance(file, File)
+    taken += [
+        # The key hash, or the external id, alone; the id alone, all else new.
+        ("api_keys", key.model_copy(update={"id": str(uuid.uuid4())})),
+        ("sessions", session.model_copy(update={"id": str(uuid.uuid4())})),
+        ("api_keys", key.model_copy(update={"key_hash": new_key_hash()})),
+        ("sessions", session.model_copy(update={"external_id": "new"})),
+        ("files", file.model_copy(update={"name": "b", "version": 7, "session_id": None})),
+    ]
+    for table, record in taken:
+        run(raises(ConflictError, bulk.bulk_insert(table, tenant, [fresh[table], record])))
+        assert run(call(bulk.bulk_find(table, tenant, [fresh[table]]))) == [None], table
+
+
+def _bulk_records(tenant: str) -> dict[str, list[BulkRecord]]:
+    """One record of each table, the file naming the execution and the session."""
+    at = datetime(2023, 5, 1, tzinfo=UTC)
+    session = Session(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        external_id="chat",
+        created_at=at,
+        last_accessed_at=at,
+    )
+    execution = Execution(
+        id=str(uuid.uuid4()), tenant_id=tenant, skill_name="s", skill_version="1", created_at=at
+    )
+    file = File(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        name="a",
+        s3_key="k",
+        session_id=session.id,
+        execution_id=execution.id,
+        created_at=at,
+        updated_at=at,
+    )
+    key = APIKey(
+        id=str(uuid.uuid4()), key_hash=new_key_hash(), tenant_id=tenant, name="k", created_at=at
+    )
+    skill = SkillRecord(tenant_id=tenant, name="s", version="1", uploaded_at=at)
+    return {
+        "api_keys": [key],
+        "executions": [execution],
+        "files": [file],
+        "sessions": [session],
+        "skills": [skill],
+    }
+
+
+def _nest(depth: int, inner: Any) -> Any:
+    """``inner`` inside ``depth`` lists of one item."""
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+@clause("input.json.depth")
+def test_depth_counts_shared_lists_where_they_are_used(harness: Harness) -> None:
+    """A list used twice is as deep as its deepest use: 64 in all is kept, 65 refused."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    # x is 60 deep and y 61; each is used first near the top, then deeper down.
+    x = _nest(JSON_MAX_DEPTH - 5, [0] * 300)
+    y = [x]
+    for extra in (0, 1):
+        for value in ([x, _nest(3 + extra, x)], [x, y, _nest(2 + extra, y)]):
+            sent = base.model_copy(update={"input": value})
+            if extra == 0:
+                stored = run(call(store.create_execution(sent)))
+                assert run(call(store.get_execution(tenant, stored.id))).input == value
+            else:
+                error = run(raises(InvalidArgumentError, store.create_execution(sent)))
+                assert _names("input", str(error)), error
+
+
+@clause("input.json.size")
+def test_exactly_the_cap_is_kept_however_it_is_reached(harness: Harness) -> None:
+    """1,000,000 values are kept and one more refused, however the count gets there."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    shared = [0] * 10  # 11 values each time it is used
+    at_cap: list[Any] = [
+        [None] * (JSON_MAX_VALUES - 1),  # the list, then its last value
+        {"a": 0, "rows": [None] * (JSON_MAX_VALUES - 3)},  # ends as the inner list closes
+        [*([0] * (JSON_MAX_VALUES - 23)), shared, shared],  # ends with a list seen before
+    ]
+    for value in at_cap:
+        stored = run(call(store.create_execution(base.model_copy(update={"input": value}))))
+        assert run(call(store.get_execution(tenant, stored.id))).input == value
+    # One value more, passing the cap at a plain value, or at a list seen before.
+    over_cap: list[Any] = [
+        [[0, 0], *([0] * (JSON_MAX_VALUES - 3))],
+        [*([0] * (JSON_MAX_VALUES - 22)), shared, shared],
+    ]
+    for value in over_cap:
+        sent = base.model_copy(update={"input": value})
+        error = run(raises(InvalidArgumentError, store.create_execution(sent)))
+        assert _names("input", str(error)), error
