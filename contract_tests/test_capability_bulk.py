@@ -231,3 +231,151 @@ def test_bulk_refuses_unknown_table_and_foreign_tenant(
     harness.run(
         raises(InvalidArgumentError, bulk.bulk_find("executions", "other", records["executions"]))
     )
+
+
+def _file(tenant: str, version: int = 1, parent: File | None = None) -> File:
+    return File(
+        id=_id(),
+        tenant_id=tenant,
+        name="f",
+        s3_key=_id(),
+        version=version,
+        parent_id=None if parent is None else parent.id,
+        created_at=_T0,
+        updated_at=_T0,
+    )
+
+
+@clause("capabilities.bulk.insert_as_given")
+def test_bulk_inserted_files_join_their_own_chains(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """Two chains in one batch stay apart; a later batch's file joins its stored parent's."""
+    bulk = _bulk(require_capability)
+    store: Store = harness.store
+    tenant = new_tenant()
+    first, second = _file(tenant), _file(tenant)
+    harness.run(call(bulk.bulk_insert("files", tenant, [first, second])))
+    heads = [_file(tenant, 2, first), _file(tenant, 2, second)]
+    harness.run(call(bulk.bulk_insert("files", tenant, heads)))
+    assert harness.run(call(store.list_file_versions(tenant, first.id))) == [heads[0], first]
+    assert harness.run(call(store.list_file_versions(tenant, second.id))) == [heads[1], second]
+
+
+@clause("capabilities.bulk.insert_batch_unique")
+def test_bulk_insert_refuses_a_key_repeated_in_the_batch(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """A batch repeating an id, hash, external id, name and version or chain version is refused."""
+    bulk = _bulk(require_capability)
+    store: Store = harness.store
+    tenant = new_tenant()
+    records = _records(tenant)
+    key = records["api_keys"][0]
+    execution = records["executions"][1]
+    session = records["sessions"][0]
+    skill = records["skills"][0]
+    root = _file(tenant)
+    batches: list[tuple[str, list[BulkRecord]]] = [
+        ("api_keys", [key, key.model_copy(update={"key_hash": new_key_hash()})]),
+        ("api_keys", [key, key.model_copy(update={"id": _id()})]),
+        ("executions", [execution, execution.model_copy(update={"status": "failed"})]),
+        ("sessions", [session, session.model_copy(update={"external_id": "other"})]),
+        ("sessions", [session, session.model_copy(update={"id": _id()})]),
+        ("skills", [skill, skill.model_copy(update={"description": "again"})]),
+        ("files", [root, _file(tenant, 2, root), _file(tenant, 2, root)]),
+    ]
+    for table, batch in batches:
+        harness.run(raises(ConflictError, bulk.bulk_insert(table, tenant, batch)))
+    assert harness.run(call(store.list_keys(tenant))) == []
+    assert harness.run(call(store.list_executions(tenant))) == []
+    assert harness.run(call(store.list_skills(tenant))) == []
+    assert harness.run(call(store.list_files(FileFilter(tenant_id=tenant)))) == []
+    found = harness.run(call(bulk.bulk_find("sessions", tenant, [session])))
+    assert found == [None]
+
+
+@clause("capabilities.bulk.insert_atomic")
+def test_bulk_insert_refuses_a_version_its_chain_has(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """A file taking a version its stored chain already has is ConflictError, batch and all."""
+    bulk = _bulk(require_capability)
+    store: Store = harness.store
+    tenant = new_tenant()
+    root = _file(tenant)
+    harness.run(call(bulk.bulk_insert("files", tenant, [root])))
+    fresh = _file(tenant)
+    harness.run(
+        raises(ConflictError, bulk.bulk_insert("files", tenant, [fresh, _file(tenant, 1, root)]))
+    )
+    assert harness.run(call(store.list_files(FileFilter(tenant_id=tenant)))) == [root]
+
+
+@clause("capabilities.bulk.insert_as_given")
+def test_bulk_inserted_records_serve_every_read(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """Keys are found by hash, later uploads are newer, and the store keeps its own copies."""
+    bulk = _bulk(require_capability)
+    store: Store = harness.store
+    tenant = new_tenant()
+    records = _records(tenant)
+    for version in ("a", "b", "c"):
+        skill = SkillRecord(tenant_id=tenant, name="t", version=version)
+        harness.run(call(store.upsert_skill(skill)))
+    harness.run(_insert_all(bulk, tenant, records))
+    key = records["api_keys"][1]
+    assert isinstance(key, APIKey)
+    assert harness.run(call(store.get_key_by_hash(key.key_hash))) == key
+    harness.run(call(store.upsert_skill(SkillRecord(tenant_id=tenant, name="t", version="d"))))
+    assert harness.run(call(store.resolve_latest_version(tenant, "t"))) == "d"
+    given = records["executions"][0]
+    assert isinstance(given, Execution)
+    assert isinstance(given.input, dict)
+    listed = given.input["a"]
+    assert isinstance(listed, list)
+    listed.append("changed")
+    stored = harness.run(call(store.get_execution(tenant, given.id)))
+    assert stored.input == {"b": 1, "a": [1.5, None]}
+
+
+@clause("capabilities.bulk.find")
+def test_bulk_find_hands_out_copies(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """Changing a record bulk_find returned changes nothing stored."""
+    bulk = _bulk(require_capability)
+    tenant = new_tenant()
+    records = _records(tenant)
+    harness.run(_insert_all(bulk, tenant, records))
+    found = harness.run(call(bulk.bulk_find("executions", tenant, records["executions"][:1])))
+    assert isinstance(found[0], Execution)
+    assert isinstance(found[0].input, dict)
+    listed = found[0].input["a"]
+    assert isinstance(listed, list)
+    listed.append("changed")
+    again = harness.run(call(bulk.bulk_find("executions", tenant, records["executions"][:1])))
+    assert again == records["executions"][:1]
+
+
+@clause("capabilities.bulk.stream")
+def test_snapshot_streams_only_the_tenants_asked_and_sessions_by_id(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """records() with tenant_ids yields only theirs; sessions come by id, not insertion."""
+    bulk = _bulk(require_capability)
+    tenant, other = new_tenant(), new_tenant()
+    harness.run(_insert_all(bulk, other, _records(other)))
+    ids = sorted(_id() for _ in range(3))[::-1]
+    sessions: list[BulkRecord] = [
+        Session(id=i, tenant_id=tenant, external_id=i, created_at=_T0, last_accessed_at=_T0)
+        for i in ids
+    ]
+    harness.run(call(bulk.bulk_insert("sessions", tenant, sessions)))
+
+    async def read() -> list[BulkRecord]:
+        async with bulk.bulk_snapshot() as reader:
+            return [r async for batch in reader.records("sessions", [tenant]) for r in batch]
+
+    assert harness.run(read()) == sessions[::-1]

@@ -202,6 +202,25 @@ def test_json_size_is_limited(harness: Harness) -> None:
     assert harness.run(call(store.get_execution(t, stored.id))).input == at_limit
 
 
+@clause("input.json.size")
+def test_a_shared_object_is_refused_at_once(harness: Harness) -> None:
+    """An object shared sixty levels over is measured once per object: refused at once."""
+    t = new_tenant()
+    store = harness.store
+    running = harness.run(call(store.create_execution(_execution(t))))
+    shared: dict[str, object] = {}
+    for _ in range(60):
+        shared = {"a": shared, "b": shared}  # 2**61 values once written out
+    for field in ("input", "output"):
+        for label, make_call in _with_each_writer(t, running.id, **{field: shared}):
+            started = time.monotonic()
+            harness.run(raises(InvalidArgumentError, make_call(store)))
+            elapsed = time.monotonic() - started
+            # The check takes microseconds; walking the shared objects again at each use
+            # would take a million steps before the cap stops it.
+            assert elapsed < 1.0, f"{label} {field}: refusing took {elapsed:.2f} s"
+
+
 @clause("input.json.integers")
 def test_json_integers_are_64_bit(harness: Harness) -> None:
     """Integers from -2**63 to 2**64-1 read back as ints; any beyond is refused."""
