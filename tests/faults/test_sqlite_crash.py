@@ -89,16 +89,19 @@ def _payload(seed: int) -> dict[str, object]:
 
 def _run_child_until_killed(path: Path, seed: int, rng: random.Random) -> list[list[str]]:
     """Start a writer, SIGKILL it at a random moment; return the lines it completed."""
+    # Unbuffered bytes: a buffered reader's `readline` reads ahead, and `communicate`
+    # (which reads the pipe itself) would never see what was read ahead, so the first
+    # reports after "ready" were lost or cut in two.
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(seed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,
     )
     try:
         assert child.stdout is not None
-        ready = child.stdout.readline()
-        assert ready == "ready\n", f"the writer did not start: {ready!r}, {child.stderr!r}"
+        ready = child.stdout.readline()  # a raw file reads a line byte by byte
+        assert ready == b"ready\n", f"the writer did not start: {ready!r}"
         time.sleep(rng.uniform(*KILL_AFTER))
         child.send_signal(signal.SIGKILL)
         out, err = child.communicate(timeout=CHILD_LIMIT)
@@ -106,9 +109,12 @@ def _run_child_until_killed(path: Path, seed: int, rng: random.Random) -> list[l
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert child.returncode == -signal.SIGKILL, f"the writer died by itself: {err}"
+    assert child.returncode == -signal.SIGKILL, f"the writer died by itself: {err!r}"
     # A line cut by the kill has no newline: only whole lines were reported.
-    return [line.split() for line in out.splitlines(keepends=True) if line.endswith("\n")]
+    *whole, _cut = out.decode().split("\n")
+    lines = [line.split() for line in whole]
+    assert all(len(line) == 3 for line in lines), f"malformed reports: {whole}"
+    return lines
 
 
 def _check_file(path: Path, reported: list[list[str]]) -> None:
