@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
 
 import pytest
 
@@ -23,3 +25,26 @@ def private_postgres() -> Iterator[PrivateServer]:
             yield server
     except PostgresUnavailable as exc:
         pytest.fail(f"PostgreSQL unavailable: {exc}", pytrace=False)
+
+
+BACKENDS: Final = ("memory", "sqlite-file", "sqlite-memory", "postgres")
+"""Every built-in backend, for fault tests that need a store of their own on each."""
+
+
+def with_schema(url: str, schema: str) -> str:
+    """Return the PostgreSQL ``url`` with ``schema`` added to its query string."""
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty store of each backend (PostgreSQL: a schema of its own)."""
+    backend: str = request.param
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite-file":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    if backend == "sqlite-memory":
+        return "sqlite:///:memory:"
+    postgres_url: str = request.getfixturevalue("postgres_url")
+    return with_schema(postgres_url, request.getfixturevalue("pg_schema"))

@@ -22,10 +22,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Final, TypeVar
-
-import pytest
 
 from skillbox_store import Execution, File, FileFilter, Store, open_store
 
@@ -39,26 +36,6 @@ PROMPTLY: Final = 5.0
 
 ROUNDS: Final = 200
 """Rounds per backend; each cancels a plain write and a block running side by side."""
-
-BACKENDS: Final = ("memory", "sqlite-file", "sqlite-memory", "postgres")
-
-
-def _with_schema(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of a fresh store of each backend."""
-    backend: str = request.param
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite-file":
-        return f"sqlite:///{tmp_path / 'cancel.db'}"
-    if backend == "sqlite-memory":
-        return "sqlite:///:memory:"
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    return _with_schema(postgres_url, request.getfixturevalue("pg_schema"))
 
 
 def _key_hash() -> str:
@@ -206,12 +183,12 @@ async def _scenario(url: str, seed: int) -> list[dict[str, Any]]:
     return reported
 
 
-def test_cancelled_writes_and_blocks_leave_the_store_whole(store_url: str) -> None:
+def test_cancelled_writes_and_blocks_leave_the_store_whole(fresh_store_url: str) -> None:
     """300 cancellations: no half block, no stuck lock, no lost connection, no lost error."""
 
     async def bounded() -> list[dict[str, Any]]:
         async with asyncio.timeout(SCENARIO_LIMIT):
-            return await _scenario(store_url, seed=20261127)
+            return await _scenario(fresh_store_url, seed=20261127)
 
     reported = asyncio.run(bounded())
     assert reported == [], reported

@@ -58,8 +58,6 @@ PASSWORD_IN_URL: Final = "Pw-s3cr3t%409Zq"
 
 LOGGERS: Final = ("skillbox_store", "psycopg", "psycopg.pool")
 
-BACKENDS: Final = ("memory", "sqlite-file", "sqlite-memory", "postgres")
-
 
 def run(awaitable: Awaitable[T]) -> T:
     """Run one scenario on a fresh loop, bounded by SCENARIO_LIMIT."""
@@ -69,24 +67,6 @@ def run(awaitable: Awaitable[T]) -> T:
             return await awaitable
 
     return asyncio.run(bounded())
-
-
-def _with_schema(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of a fresh store of each backend."""
-    backend: str = request.param
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite-file":
-        return f"sqlite:///{tmp_path / 'closed.db'}"
-    if backend == "sqlite-memory":
-        return "sqlite:///:memory:"
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    return _with_schema(postgres_url, request.getfixturevalue("pg_schema"))
 
 
 # -- Every method after close ------------------------------------------------------------
@@ -177,10 +157,10 @@ async def _closed_store_refuses_everything(url: str) -> list[str]:
     return wrong
 
 
-def test_every_method_after_close_raises_store_error(store_url: str) -> None:
+def test_every_method_after_close_raises_store_error(fresh_store_url: str) -> None:
     """After close(), each Store method and transaction() raise StoreError at once."""
     assert len(_store_methods()) >= 25, _store_methods()
-    assert run(_closed_store_refuses_everything(store_url)) == []
+    assert run(_closed_store_refuses_everything(fresh_store_url)) == []
 
 
 # -- No password anywhere ----------------------------------------------------------------
@@ -249,7 +229,8 @@ def test_open_store_hides_password(
     postgres_url: str, pg_schema: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """A store opened with a password shows it nowhere: repr, errors, logs."""
-    url = _with_schema(_with_password(postgres_url), pg_schema)
+    url = _with_password(postgres_url)
+    url += f"{'&' if '?' in url else '?'}schema={pg_schema}"
     texts = run(_use_store_with_password(url))
     _assert_no_password(texts, debug_logs)
 
