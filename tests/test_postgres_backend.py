@@ -261,6 +261,41 @@ def test_store_on_a_callers_pool_neither_migrates_nor_closes_it(
     run(scenario())
 
 
+def test_store_on_a_callers_pool_without_autocommit_commits_each_call(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Each call's statement is committed, a failed one rolled back; no connection idles in
+    a transaction. The store takes connections with ``getconn``, not the pool's context
+    manager, so it must end their transactions itself."""
+
+    async def scenario() -> None:
+        async with open_store(postgres_url, schema=pg_schema):
+            pass
+        pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
+            postgres_url, min_size=1, max_size=1, open=False
+        )
+        await pool.open()
+        try:
+            store = PostgresStore(pool, schema=pg_schema)
+            key = await store.create_key("t", "k", hash_key("no autocommit"))
+            with pytest.raises(StoreError):
+                # A duplicate hash: the server refuses it inside the implicit transaction.
+                await store.create_key("t", "k2", hash_key("no autocommit"))
+            assert [k.id for k in await store.list_keys("t")] == [key.id]
+            async with pool.connection() as conn:
+                assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            # Seen from a connection of its own: the first insert was committed.
+            async with await AsyncConnection.connect(postgres_url, autocommit=True) as other:
+                cursor = await other.execute(
+                    sql.SQL("SELECT count(*) FROM {}.api_keys").format(sql.Identifier(pg_schema))
+                )
+                assert await cursor.fetchone() == (1,)
+        finally:
+            await pool.close()
+
+    run(scenario())
+
+
 # -- Types -----------------------------------------------------------------------------------
 
 

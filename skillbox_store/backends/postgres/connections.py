@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,6 +48,7 @@ Fetch = Literal["one", "all", "count"]
 """What a statement's result is wanted as: a row, every row, or the row count."""
 
 _DRIVER_ERRORS: Final = (psycopg.Error, PoolTimeout, TooManyRequests)
+_IDLE: Final = psycopg.pq.TransactionStatus.IDLE
 
 
 def _committed(conn: AsyncConnection[Row]) -> None:
@@ -109,8 +110,8 @@ class _Scope:
     active: bool = True
 
 
-class _Lease:
-    """``async with _Lease(pool) as conn``: what ``pool.connection()`` does, for less.
+async def _give_back(pool: Pool, conn: AsyncConnection[Row], exc: BaseException | None) -> None:
+    """Return a connection taken with ``getconn``, as leaving ``pool.connection()`` would.
 
     The pool's own context manager is a generator that also enters the connection's
     context (a lock and an empty COMMIT on an autocommit connection) and keeps usage
@@ -119,28 +120,14 @@ class _Lease:
     left inside a transaction (a pool the caller made without autocommit) is ended as
     the connection's context would: COMMIT, or ROLLBACK after an error.
     """
-
-    __slots__ = ("_conn", "_pool")
-
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
-
-    async def __aenter__(self) -> AsyncConnection[Row]:
-        self._conn = await self._pool.getconn()
-        return self._conn
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        conn = self._conn
-        try:
-            if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                await conn.__aexit__(exc_type, exc, tb)
-        finally:
-            await self._pool.putconn(conn)
+    try:
+        if conn.pgconn.transaction_status != _IDLE:
+            if exc is None:
+                await conn.__aexit__(None, None, None)
+            else:
+                await conn.__aexit__(type(exc), exc, exc.__traceback__)
+    finally:
+        await pool.putconn(conn)
 
 
 class Connections:
@@ -232,8 +219,24 @@ class Connections:
             pool = self.shared.pool
             deadline = time.monotonic() + pool.timeout
             try:
-                async with _Lease(pool) as conn:
-                    return await self._send(conn, query, params, fetch)
+                # `_send`, written out: every coroutine frame between the caller and
+                # psycopg is resumed at each wait for the server, and this is the
+                # path of nearly every call (issue 13).
+                conn = await pool.getconn()
+                result: Any
+                try:
+                    cursor = await conn.execute(query, params)
+                    if fetch == "one":
+                        result = await cursor.fetchone()
+                    elif fetch == "all":
+                        result = await cursor.fetchall()
+                    else:
+                        result = cursor.rowcount
+                except BaseException as exc:
+                    await _give_back(pool, conn, exc)
+                    raise
+                await _give_back(pool, conn, None)
+                return result
             except (PoolTimeout, TooManyRequests):
                 # Both are OperationalErrors without a SQLSTATE, like a dead
                 # connection; waiting again would double the caller's timeout.
@@ -272,14 +275,17 @@ class Connections:
             raise SchemaOutdatedError(found, needed)
         self.shared.schema_checked = True
 
-    async def one(self, query: bytes, params: Any, *, write: bool = False) -> Row | None:
-        """Run a statement and return its first row, if any."""
-        row: Row | None = await self.query(query, params, "one", write=write)
+    def one(self, query: bytes, params: Any, *, write: bool = False) -> Awaitable[Row | None]:
+        """Run a statement and return its first row, if any.
+
+        Not a coroutine itself but `query`'s: one frame less to resume at each wait.
+        """
+        row: Awaitable[Row | None] = self.query(query, params, "one", write=write)
         return row
 
-    async def all(self, query: bytes, params: Any) -> list[Row]:
-        """Run a read and return every row."""
-        found: list[Row] = await self.query(query, params, "all", write=False)
+    def all(self, query: bytes, params: Any) -> Awaitable[list[Row]]:
+        """Run a read and return every row (`query`'s coroutine, as for `one`)."""
+        found: Awaitable[list[Row]] = self.query(query, params, "all", write=False)
         return found
 
     async def _begin(self) -> tuple[AsyncExitStack, AsyncConnection[Row]]:

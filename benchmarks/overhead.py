@@ -1,0 +1,160 @@
+"""The PostgreSQL store's own CPU per call, measured without a server.
+
+    python benchmarks/overhead.py
+
+Against a pool whose statements cost nothing (each waits once for the event loop, as a
+real one waits for the server, and returns a canned row), it times ``validate_key``,
+``get_execution`` and ``create_execution`` through `PostgresStore`, and the bare driver
+calls a call needs at the least (``getconn``, ``execute``, ``fetchone``, ``putconn``;
+for an insert also a fresh id, the input as ``Jsonb`` and the time), and prints the
+difference: what the store adds in input checks, building the record and its own
+frames. With no server and no network, this figure moves by tenths of a µs between
+runs where the concurrency table of ``scale.py`` moves by ±10 %, so it is what
+shows a change in the store's own cost. Compare it with the 100–150 µs of client CPU a
+whole call costs (``scale.py --concurrency-only``, last column).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+if __package__ in (None, ""):
+    # Run as a script: make `benchmarks` and `skillbox_store` importable from the repo.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from skillbox_store import Execution
+from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.backends.postgres.store import PostgresStore
+
+CALLS: Final = 20_000
+ROUNDS: Final = 7
+KEY_HASH: Final = "ab" * 32
+NOW: Final = datetime.now(UTC)
+KEY_ROW: Final = (str(uuid.uuid4()), KEY_HASH, "keys", "k", NOW, None)
+EXECUTION_ROW: Final[tuple[Any, ...]] = (
+    *(str(uuid.uuid4()), "bench", "1.0.0", "big", "success", {"n": 1}, None, "", ""),
+    *([], 0, None, NOW, None),
+)
+
+
+class _Result:
+    def __init__(self, row: tuple[Any, ...] | None) -> None:
+        self.row = row
+        self.rowcount = 1
+
+    async def fetchone(self) -> tuple[Any, ...] | None:
+        return self.row
+
+
+class _PGconn:
+    transaction_status = psycopg.pq.TransactionStatus.IDLE
+
+
+class _Connection:
+    """An autocommit connection whose every statement returns ``row`` at once."""
+
+    pgconn = _PGconn()
+    closed = False
+
+    def __init__(self) -> None:
+        self.row: tuple[Any, ...] | None = None
+
+    async def execute(self, query: bytes, params: Any) -> _Result:
+        await asyncio.sleep(0)
+        return _Result(self.row)
+
+
+class _Pool:
+    timeout = 30.0
+
+    def __init__(self) -> None:
+        self.conn = _Connection()
+
+    async def getconn(self) -> _Connection:
+        return self.conn
+
+    async def putconn(self, conn: _Connection) -> None:
+        return None
+
+
+async def _cpu_us(call: Callable[[], Awaitable[object]]) -> float:
+    """The least CPU µs per call over the rounds (others' load only ever adds)."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        began = time.process_time()
+        for _ in range(CALLS):
+            await call()
+        best = min(best, (time.process_time() - began) / CALLS * 1e6)
+    return best
+
+
+async def main() -> None:
+    """Print the store's own µs per call for each operation."""
+    pool = _Pool()
+    store = PostgresStore(pool, schema="bench", owns_pool=True)  # type: ignore[arg-type]
+    sql = Statements.for_schema("bench")
+    execution = Execution(
+        skill_name="bench", skill_version="1.0.0", tenant_id="new", input={"n": 1, "args": ["a"]}
+    )
+    execution_id = str(EXECUTION_ROW[0])
+
+    async def bare(query: bytes, params: Any) -> object:
+        conn = await pool.getconn()
+        cursor = await conn.execute(query, params)
+        row = await cursor.fetchone()
+        await pool.putconn(conn)
+        return row
+
+    def bare_create() -> Awaitable[object]:
+        # What any insert of an execution builds, by hand as in scale.py's raw twin: a
+        # fresh id, the input as jsonb, the time.
+        params: tuple[Any, ...] = (
+            *(str(uuid.uuid4()), "bench", "1.0.0", "new", "running"),
+            *(Jsonb(execution.input), None, "", "", [], 0, None, datetime.now(UTC), None),
+        )
+        return bare(sql.INSERT_EXECUTION, params)
+
+    Case = tuple[
+        str,
+        tuple[Any, ...] | None,
+        Callable[[], Awaitable[object]],
+        Callable[[], Awaitable[object]],
+    ]
+    cases: list[Case] = [
+        (
+            "validate_key",
+            KEY_ROW,
+            lambda: store.validate_key(KEY_HASH),
+            lambda: bare(sql.SELECT_VALID_KEY_BY_HASH, (KEY_HASH,)),
+        ),
+        (
+            "get_execution",
+            EXECUTION_ROW,
+            lambda: store.get_execution("big", execution_id),
+            lambda: bare(sql.SELECT_EXECUTION, ("big", execution_id)),
+        ),
+        ("create_execution", None, lambda: store.create_execution(execution), bare_create),
+    ]
+    gc.collect()
+    gc.freeze()
+    print(f"{'operation':<18} {'store µs':>9} {'bare µs':>8} {'store adds µs':>14}")
+    for name, row, through_store, through_bare in cases:
+        pool.conn.row = row
+        stored = await _cpu_us(through_store)
+        bared = await _cpu_us(through_bare)
+        print(f"{name:<18} {stored:>9.2f} {bared:>8.2f} {stored - bared:>14.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
