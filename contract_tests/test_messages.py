@@ -16,6 +16,7 @@ from contract_tests.harness import Harness, call, new_key_hash, new_tenant, rais
 from skillbox_store import (
     Execution,
     File,
+    FileFilter,
     NotFoundError,
     SkillRecord,
     Store,
@@ -88,6 +89,34 @@ def test_not_found_names_tenant_record_and_id(
     error = harness.run(raises(NotFoundError, lookup(harness.store, tenant, record_id)))
     expected = f"tenant {tenant!r} has no {record.format(id=repr(record_id))}"
     assert str(error) == expected, method
+
+
+# (the listing, the call on (store, tenant, cursor), the record it lists)
+_CURSORS: list[tuple[str, Callable[[Store, str, str], Awaitable[object]], str]] = [
+    ("list_executions", lambda s, t, i: s.list_executions(t, after=i), "execution"),
+    ("list_files", lambda s, t, i: s.list_files(FileFilter(tenant_id=t, after=i)), "file"),
+    (
+        "list_files of a session that cannot exist",
+        lambda s, t, i: s.list_files(FileFilter(tenant_id=t, session_id="no-uuid", after=i)),
+        "file",
+    ),
+]
+
+
+@clause("errors.messages.uniform")
+@pytest.mark.parametrize(("listing", "page", "record"), _CURSORS, ids=[n for n, _, _ in _CURSORS])
+@pytest.mark.parametrize("cursor", [_MISSING, "not-a-uuid"], ids=["missing", "malformed"])
+def test_a_cursor_naming_no_record_reads_alike(
+    harness: Harness,
+    listing: str,
+    page: Callable[[Store, str, str], Awaitable[object]],
+    record: str,
+    cursor: str,
+) -> None:
+    """An ``after`` that names no record of the listing: the not-found words, and why."""
+    tenant = new_tenant()
+    error = harness.run(raises(NotFoundError, page(harness.store, tenant, cursor)))
+    assert str(error) == f"tenant {tenant!r} has no {record} {cursor!r} to list after", listing
 
 
 @clause("errors.messages.uniform")

@@ -23,6 +23,7 @@ __all__ = [
     "StoreError",
     "UnavailableError",
     "not_found",
+    "not_in_listing",
     "shown",
 ]
 
@@ -131,3 +132,12 @@ def not_found(tenant_id: object, what: str) -> NotFoundError:
     ``f"session with external id {shown(external_id)}"``.
     """
     return NotFoundError(f"tenant {shown(tenant_id)} has no {what}")
+
+
+def not_in_listing(tenant_id: object, record: str, after: object) -> NotFoundError:
+    """Return the `NotFoundError` for a paging cursor that names no record of the listing.
+
+    `not_found`'s words, ``after`` rendered with `shown`, and what it was given for:
+    ``tenant 'acme' has no execution '8c0e…' to list after``.
+    """
+    return not_found(tenant_id, f"{record} {shown(after)} to list after")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeGuard, cast
 
-from skillbox_store.errors import InvalidArgumentError, NotFoundError, not_found
+from skillbox_store.errors import InvalidArgumentError, NotFoundError, not_found, not_in_listing
 from skillbox_store.errors import shown as _shown
 from skillbox_store.limits import (
     EXECUTIONS_PAGE_DEFAULT,
@@ -639,10 +639,10 @@ class ListedFiles:
         }
 
 
-def check_after(after: object, offset: int) -> str | None:
+def check_after(after: object, offset: int, *, tenant_id: str, record: str) -> str | None:
     """Return the canonical id of the record a keyset page follows; None for the first page.
 
-    ``None`` and ``""`` mean no cursor.
+    ``None`` and ``""`` mean no cursor; ``record`` names what the listing lists.
 
     Raises:
         InvalidArgumentError: ``after`` is not a string, or comes with a non-zero ``offset``.
@@ -657,7 +657,10 @@ def check_after(after: object, offset: int) -> str | None:
             f"after and offset {offset} exclude each other: a page follows a record or "
             "skips records, not both"
         )
-    return lookup_id("after", after)
+    canonical = _canonical_uuid(after)
+    if canonical is None:
+        raise not_in_listing(tenant_id, record, after)
+    return canonical
 
 
 def check_file_filter(filter: FileFilter) -> ListedFiles:
@@ -686,9 +689,10 @@ def check_file_filter(filter: FileFilter) -> ListedFiles:
                 raise InvalidArgumentError("file filter ids must be strings")
             matches_nothing = True
         ids.append(canonical)
-    after = check_after(filter.after, offset)
+    after = check_after(filter.after, offset, tenant_id=tenant_id, record="file")
     if after is not None and matches_nothing:
-        raise NotFoundError(f"no file {after} in this listing: its filter matches no file")
+        # The filter names a session or execution that cannot exist: no file follows.
+        raise not_in_listing(tenant_id, "file", after)
     return ListedFiles(tenant_id, ids[0], ids[1], limit, offset, matches_nothing, after)
 
 

@@ -30,6 +30,7 @@ from skillbox_store import (
     hash_key,
     open_store,
 )
+from skillbox_store.capabilities import STATS, supports
 from skillbox_store.cli.app import _COMMANDS
 from skillbox_store.cli.runner import mask_secrets
 from skillbox_store.migrations import latest_version
@@ -445,7 +446,7 @@ def test_status_reports_backend_schema_ping_and_counts(backend_url: str) -> None
 
     async def counts_supported() -> bool:
         async with open_store(backend_url) as store:
-            return isinstance(store, StoreStats)
+            return supports(store, STATS)
 
     text = ok(run_cli("status", url=backend_url))
     assert "schema version: " in text
@@ -456,6 +457,24 @@ def test_status_reports_backend_schema_ping_and_counts(backend_url: str) -> None
     else:
         assert report["counts"] is None
         assert "counts:         not supported by this backend" in text
+
+
+def test_status_counts_only_where_the_store_declares_the_stats_capability() -> None:
+    """`status` asks `supports()`, as the contract tells callers to: a ``table_counts``
+    the store does not declare is not called (it may be another thing of that name)."""
+    from skillbox_store.cli.admin import _counts
+
+    class Counting:
+        capabilities = frozenset({STATS})
+
+        async def table_counts(self, *, exact: bool = True) -> dict[str, int]:
+            return dict.fromkeys(TABLES, 1)
+
+    class Undeclared(Counting):
+        capabilities = frozenset()
+
+    assert asyncio.run(_counts(Counting(), exact=True)) == dict.fromkeys(TABLES, 1)  # type: ignore[arg-type]
+    assert asyncio.run(_counts(Undeclared(), exact=True)) is None  # type: ignore[arg-type]
 
 
 def test_status_prints_counts_of_a_store_that_has_them() -> None:

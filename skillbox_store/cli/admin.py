@@ -72,10 +72,13 @@ async def _health(store: Store, *, exact: bool) -> _Health:
 
 async def _counts(store: Store, *, exact: bool) -> dict[str, int] | None:
     """Count the tables; estimate the big ones unless ``exact``, where the store can."""
-    import inspect  # here: `--help` need not load it
+    import inspect  # here, like the capabilities: `--help` need not load them
 
-    if not isinstance(store, StoreStats):
+    from skillbox_store.capabilities import STATS, supports
+
+    if not supports(store, STATS):
         return None
+    assert isinstance(store, StoreStats)  # what supports() checked
     # A third-party StoreStats may predate the ``exact`` keyword: it counts exactly.
     if exact or "exact" not in inspect.signature(store.table_counts).parameters:
         return await store.table_counts()

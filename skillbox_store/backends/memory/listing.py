@@ -14,7 +14,7 @@ from itertools import islice
 from typing import TypeVar
 
 from skillbox_store.backends.memory.tables import Rows, StoredFile, StoredSkill, Tables
-from skillbox_store.errors import NotFoundError
+from skillbox_store.errors import not_in_listing
 from skillbox_store.records import Execution, File
 from skillbox_store.validation import ListedFiles
 
@@ -37,7 +37,7 @@ def execution_page(
     """
     rows = tables.executions.rows(tenant_id)
     if after is not None and (rows is None or after not in rows):
-        raise NotFoundError(f"tenant has no execution {after} to list after")
+        raise not_in_listing(tenant_id, "execution", after)
     if rows is None:
         return []
     return _page(rows.newest_first(after), limit, offset)
@@ -78,7 +78,7 @@ def file_page(tables: Tables, wanted: ListedFiles) -> list[File]:
     if wanted.after is not None:
         stored = None if rows is None else rows.get(wanted.after)
         if stored is None or not _keeps(wanted, stored.file):
-            raise NotFoundError(f"no file {wanted.after} in this listing to list after")
+            raise not_in_listing(wanted.tenant_id, "file", wanted.after)
     if rows is None or wanted.matches_nothing:
         return []
     return [stored.file for stored in _page(_files(rows, wanted), wanted.limit, wanted.offset)]

@@ -223,7 +223,7 @@ class MemoryStore:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        after = check.check_after(after, offset)
+        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
         page = listing.execution_page(self._read(), tenant_id, limit, offset, after)
         return [_detach(e) for e in page]
 

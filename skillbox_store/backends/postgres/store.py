@@ -46,6 +46,7 @@ from skillbox_store.errors import (
     NotFoundError,
     StoreError,
     not_found,
+    not_in_listing,
     shown,
 )
 from skillbox_store.records import (
@@ -119,14 +120,14 @@ def _new_execution(e: Execution) -> tuple[list[Any], Execution]:
     return params, trusted_record(Execution, values)
 
 
-def _keyset_page(found: list[Row], after: str) -> list[Row]:
+def _keyset_page(found: list[Row], tenant_id: str, record: str, after: str) -> list[Row]:
     """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape).
 
     Raises:
-        NotFoundError: no row at all: ``after`` is not a record of the listing.
+        NotFoundError: no row at all: ``after`` is not a ``record`` of the listing.
     """
     if not found:
-        raise NotFoundError(f"no record {after} in this listing to list after")
+        raise not_in_listing(tenant_id, record, after)
     # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
     return [] if found[0][0] is None else found
 
@@ -246,13 +247,14 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        after = check.check_after(after, offset)
+        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
         sql = self._db.sql
         if after is None:
             found = await self._db.all(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
         else:
             params = {"tenant_id": tenant_id, "after": after, "limit": limit}
-            found = _keyset_page(await self._db.all(sql.SELECT_EXECUTIONS_AFTER, params), after)
+            found = await self._db.all(sql.SELECT_EXECUTIONS_AFTER, params)
+            found = _keyset_page(found, tenant_id, "execution", after)
         return [rows.execution_from_row(row) for row in found]
 
     async def update_execution(self, execution: Execution) -> Execution:
@@ -388,7 +390,8 @@ class PostgresStore:
                 "execution": sql.SELECT_FILES_AFTER_BY_EXECUTION,
                 "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
             }[wanted.narrowed_by]
-            found = _keyset_page(await self._db.all(query, wanted.named_params), wanted.after)
+            found = await self._db.all(query, wanted.named_params)
+            found = _keyset_page(found, wanted.tenant_id, "file", wanted.after)
             return [rows.file_from_row(row) for row in found]
         query = {
             "tenant": sql.SELECT_FILES_PAGE,

@@ -287,7 +287,7 @@ class SqliteStore:
         check.check_text("tenant_id", tenant_id)
         limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
         offset = check.check_offset(offset)
-        after = check.check_after(after, offset)
+        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
         return await self._read(units.list_executions, tenant_id, limit, offset, after)
 
     async def update_execution(self, execution: Execution) -> Execution:

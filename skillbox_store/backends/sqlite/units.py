@@ -30,8 +30,8 @@ from skillbox_store.errors import (
     AlreadyFinishedError,
     AlreadyRevokedError,
     ConflictError,
-    NotFoundError,
     not_found,
+    not_in_listing,
     shown,
 )
 from skillbox_store.records import (
@@ -113,10 +113,10 @@ def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execut
     return execution_from_row(row)
 
 
-def _keyset_page(rows: list[Any], after: str) -> list[Any]:
+def _keyset_page(rows: list[Any], tenant_id: str, record: str, after: str) -> list[Any]:
     """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape)."""
     if not rows:
-        raise NotFoundError(f"no record {after} in this listing to list after")
+        raise not_in_listing(tenant_id, record, after)
     # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
     return [] if rows[0][0] is None else rows
 
@@ -130,7 +130,7 @@ def list_executions(
         return [execution_from_row(r) for r in cursor]
     params = {"tenant_id": tenant_id, "after": after, "limit": limit}
     found = conn.execute(sql.SELECT_EXECUTIONS_AFTER, params).fetchall()
-    return [execution_from_row(r) for r in _keyset_page(found, after)]
+    return [execution_from_row(r) for r in _keyset_page(found, tenant_id, "execution", after)]
 
 
 def update_execution(conn: Connection, execution: Execution) -> Execution:
@@ -270,7 +270,8 @@ def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
             "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
         }[wanted.narrowed_by]
         found = conn.execute(keyset, wanted.named_params).fetchall()
-        return [file_from_row(r) for r in _keyset_page(found, wanted.after)]
+        found = _keyset_page(found, wanted.tenant_id, "file", wanted.after)
+        return [file_from_row(r) for r in found]
     statement = {
         "tenant": sql.SELECT_FILES_PAGE,
         "session": sql.SELECT_FILES_PAGE_BY_SESSION,
