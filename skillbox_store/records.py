@@ -16,6 +16,7 @@ is written, in `skillbox_store.validation`, so they hold however a record was ma
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar, get_args
 
@@ -42,6 +43,7 @@ __all__ = [
     "RetentionReport",
     "Session",
     "SkillRecord",
+    "new_id",
     "trusted_record",
     "utc_now",
 ]
@@ -65,6 +67,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The variant digit of a version 4 UUID (RFC 4122: 0b10xx) for each random hex digit.
+_VARIANT_DIGIT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_id() -> str:
+    """Return a new record id: a random (version 4) UUID, as ``str(uuid.uuid4())`` writes it.
+
+    From the same `os.urandom` bits, written out directly: the `uuid.UUID` object and its
+    checks cost two thirds of ``str(uuid.uuid4())``'s 2.5 µs, and every insert pays them.
+    """
+    digits = os.urandom(16).hex()
+    return (
+        f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
+
+
 def _go_time(value: datetime) -> str:
     """Format a datetime as Go's ``time.Time`` marshals to JSON (RFC 3339, nanos trimmed)."""
     value = value.astimezone(UTC)
@@ -77,6 +96,10 @@ def _go_time(value: datetime) -> str:
 _R = TypeVar("_R", bound="_Record")
 
 
+# Each record class's field names, for `trusted_record`.
+_FIELD_NAMES: Final[dict[type[SQLModel], set[str]]] = {}
+
+
 def trusted_record(cls: type[_R], values: dict[str, Any]) -> _R:
     """Build a record from field values a store wrote itself, without validating them.
 
@@ -85,11 +108,15 @@ def trusted_record(cls: type[_R], values: dict[str, Any]) -> _R:
     building it. ``values`` must hold every field, by its Python name; the dict becomes
     the record's own.
     """
+    fields = _FIELD_NAMES.get(cls)
+    if fields is None:
+        fields = _FIELD_NAMES[cls] = set(cls.model_fields)
     record = object.__new__(cls)
     # The four slots every pydantic v2 model instance has; `model_construct` sets the
     # same ones, but SQLModel's override of it is slower than validating.
     object.__setattr__(record, "__dict__", values)
-    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    # Every field is set; copying a ready set costs a third of building one from values.
+    object.__setattr__(record, "__pydantic_fields_set__", fields.copy())
     object.__setattr__(record, "__pydantic_extra__", None)
     object.__setattr__(record, "__pydantic_private__", None)
     return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 from skillbox_store.records import (
@@ -11,6 +12,7 @@ from skillbox_store.records import (
     File,
     Session,
     SkillRecord,
+    new_id,
     trusted_record,
 )
 
@@ -182,3 +184,21 @@ def test_trusted_record_equals_a_validated_one() -> None:
             mode="json", by_alias=True
         )
         assert rebuilt.model_copy(update={"tenant_id": "u"}).tenant_id == "u"
+        # Its own set of field names: changing one record leaves the others as they were.
+        rebuilt.tenant_id = "v"
+        again = trusted_record(type(record), dict(record.__dict__))
+        assert again.model_fields_set == set(type(record).model_fields)
+        assert again.model_fields_set is not rebuilt.model_fields_set
+
+
+def test_new_ids_are_random_version_4_uuids_as_uuid4_writes_them() -> None:
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    # Every one of the four variant digits and sixteen digits elsewhere occur.
+    assert {text[19] for text in ids} == set("89ab")
+    assert {text[0] for text in ids} == set("0123456789abcdef")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -43,15 +42,12 @@ from skillbox_store.records import (
     RetentionReport,
     Session,
     SkillRecord,
+    new_id,
     utc_now,
 )
 from skillbox_store.store import Store
 
 __all__ = ["MemoryStore"]
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _copy_json(value: Any) -> Any:
@@ -147,7 +143,7 @@ class MemoryStore:
         if tables.keys_by_hash.read(key_hash):
             raise AlreadyExistsError("an API key with this hash already exists")
         key = APIKey(
-            id=_new_id(), key_hash=key_hash, tenant_id=tenant_id, name=name, created_at=utc_now()
+            id=new_id(), key_hash=key_hash, tenant_id=tenant_id, name=name, created_at=utc_now()
         )
         tables.keys.write(tenant_id)[key.id] = key
         tables.keys_by_hash.write(key_hash)[key_hash] = (tenant_id, key.id)
@@ -194,7 +190,7 @@ class MemoryStore:
     async def _insert_execution(self, execution: Execution, keep_status: bool) -> Execution:
         execution = check.check_execution(execution, keep_status=keep_status)
         tables = await self._write()
-        stored = _detach(execution.model_copy(update={"id": _new_id(), "created_at": utc_now()}))
+        stored = _detach(execution.model_copy(update={"id": new_id(), "created_at": utc_now()}))
         tables.executions.write(stored.tenant_id)[stored.id] = stored
         return _detach(stored)
 
@@ -260,8 +256,8 @@ class MemoryStore:
         file = check.check_file(file)
         tenant_id = file.tenant_id
         tables = await self._write()
-        new_id = _new_id()
-        chain_id = new_id
+        file_id = new_id()
+        chain_id = file_id
         if file.execution_id is not None and (
             file.execution_id not in tables.executions.read(tenant_id)
         ):
@@ -283,7 +279,7 @@ class MemoryStore:
             if file.version in tables.chains.read(tenant_id)[chain_id]:
                 raise ConflictError(f"version {file.version} is already in the file's chain")
         now = utc_now()
-        stored = file.model_copy(update={"id": new_id, "created_at": now, "updated_at": now})
+        stored = file.model_copy(update={"id": file_id, "created_at": now, "updated_at": now})
         tables.put_file(StoredFile(stored, chain_id))
         return stored.model_copy()
 
@@ -365,7 +361,7 @@ class MemoryStore:
         now = utc_now()
         new = head.model_copy(
             update={
-                "id": _new_id(),
+                "id": new_id(),
                 "name": head.name if name is None else name,
                 "content_type": head.content_type if content_type is None else content_type,
                 "size_bytes": size_bytes,
@@ -398,7 +394,7 @@ class MemoryStore:
         session_id = tables.session_ids.read(tenant_id).get(external_id)
         if session_id is None:
             session = Session(
-                id=_new_id(),
+                id=new_id(),
                 tenant_id=tenant_id,
                 external_id=external_id,
                 created_at=now,

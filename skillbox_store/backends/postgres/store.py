@@ -23,7 +23,6 @@ connection before use instead, at the price of a round trip per call.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -57,6 +56,7 @@ from skillbox_store.records import (
     RetentionReport,
     Session,
     SkillRecord,
+    new_id,
     trusted_record,
     utc_now,
 )
@@ -69,18 +69,6 @@ DEFAULT_SCHEMA: Final = "sandbox"
 
 # Each lost race on a chain's head costs one retry; a call retries at most this often.
 _VERSION_ATTEMPTS: Final = 100
-
-
-# A version 4 UUID: 122 random bits, the version (4) and the RFC 4122 variant (0b10).
-_UUID4_CLEAR: Final = ~(0xF000 << 64 | 0xC000 << 48)
-_UUID4_SET: Final = 4 << 76 | 0x8000 << 48
-
-
-def _new_id() -> str:
-    # What str(uuid.uuid4()) returns, from the same os.urandom bits, without the UUID
-    # object: its checks cost 1 µs of the 2.5 µs, and every insert pays them.
-    digits = f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -98,7 +86,7 @@ def _new_execution(e: Execution) -> tuple[list[Any], Execution]:
     the raw pool's throughput).
     """
     values: dict[str, Any] = {
-        "id": _new_id(),
+        "id": new_id(),
         "skill_name": e.skill_name,
         "skill_version": e.skill_version,
         "tenant_id": e.tenant_id,
@@ -184,7 +172,7 @@ class PostgresStore:
         check.check_text("tenant_id", tenant_id)
         check.check_text("name", name)
         check.check_text("key_hash", key_hash)
-        row = (_new_id(), key_hash, tenant_id, name, utc_now())
+        row = (new_id(), key_hash, tenant_id, name, utc_now())
         await self._db.query(self._db.sql.INSERT_KEY, row, "count", write=True)
         return rows.key_from_row((*row, None))
 
@@ -287,7 +275,7 @@ class PostgresStore:
         sql = self._db.sql
         now = utc_now()
         params = {
-            "id": _new_id(),
+            "id": new_id(),
             "tenant_id": f.tenant_id,
             "session_id": f.session_id,
             "execution_id": f.execution_id,
@@ -433,7 +421,7 @@ class PostgresStore:
             "s3_key": s3_key,
         }
         for _ in range(_VERSION_ATTEMPTS):
-            params["id"] = _new_id()
+            params["id"] = new_id()
             params["now"] = utc_now()
             try:
                 row = await self._db.query(
@@ -470,7 +458,7 @@ class PostgresStore:
         now = utc_now()
         row = await self._db.one(
             self._db.sql.UPSERT_SESSION,
-            (_new_id(), tenant_id, external_id, now, now),
+            (new_id(), tenant_id, external_id, now, now),
             write=True,
         )
         assert row is not None  # RETURNING of an upsert always yields a row

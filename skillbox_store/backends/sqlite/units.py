@@ -11,7 +11,6 @@ checked by the store before; these only decide what the database's content impli
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from typing import Any
 
 from skillbox_store.backends.sqlite import statements as sql
@@ -40,16 +39,13 @@ from skillbox_store.records import (
     File,
     Session,
     SkillRecord,
+    new_id,
     utc_now,
 )
 from skillbox_store.stats import TABLES
 from skillbox_store.validation import ListedFiles
 
 Connection = sqlite3.Connection
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _one(conn: Connection, statement: str, params: tuple[Any, ...] | dict[str, Any]) -> Any:
@@ -61,7 +57,7 @@ def _one(conn: Connection, statement: str, params: tuple[Any, ...] | dict[str, A
 
 def create_key(conn: Connection, tenant_id: str, name: str, key_hash: str) -> APIKey:
     """Insert a key; a taken hash inserts nothing."""
-    row = (_new_id(), key_hash, tenant_id, name, dump_time(utc_now()))
+    row = (new_id(), key_hash, tenant_id, name, dump_time(utc_now()))
     if conn.execute(sql.INSERT_KEY, row).rowcount == 0:
         raise AlreadyExistsError("an API key with this hash already exists")
     return key_from_row((*row, None))
@@ -99,7 +95,7 @@ def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
 
 def insert_execution(conn: Connection, execution: Execution) -> Execution:
     """Insert a checked execution with a new id and `created_at`."""
-    row = execution_to_row(execution, _new_id(), utc_now())
+    row = execution_to_row(execution, new_id(), utc_now())
     conn.execute(sql.INSERT_EXECUTION, row)
     # Built from the stored text, so the caller's record and ours share nothing.
     return execution_from_row(row)
@@ -166,8 +162,8 @@ def update_execution(conn: Connection, execution: Execution) -> Execution:
 def create_file(conn: Connection, file: File) -> File:
     """Insert a checked file, joining its parent's chain when it has a parent."""
     tenant_id = file.tenant_id
-    new_id = _new_id()
-    chain_id = new_id
+    file_id = new_id()
+    chain_id = file_id
     if file.execution_id is not None and (
         _one(conn, sql.SELECT_EXECUTION_EXISTS, (tenant_id, file.execution_id)) is None
     ):
@@ -183,11 +179,11 @@ def create_file(conn: Connection, file: File) -> File:
             raise ConflictError(
                 f"version {file.version} must be greater than the parent's ({parent_version})"
             )
-        if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, file.version, new_id)):
+        if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, file.version, file_id)):
             raise ConflictError(f"version {file.version} is already in the file's chain")
     now = dump_time(utc_now())
     row = (
-        new_id,
+        file_id,
         tenant_id,
         file.session_id,
         file.execution_id,
@@ -309,7 +305,7 @@ def create_file_version(
     chain_id = head_row[-1]
     now = dump_time(utc_now())
     row = (
-        _new_id(),
+        new_id(),
         tenant_id,
         head.session_id,
         head.execution_id,
@@ -338,7 +334,7 @@ def list_file_versions(conn: Connection, tenant_id: str, file_id: str) -> list[F
 def get_or_create_session(conn: Connection, tenant_id: str, external_id: str) -> Session:
     """Insert the session or bump the existing one's `last_accessed_at`, in one statement."""
     now = dump_time(utc_now())
-    row = _one(conn, sql.UPSERT_SESSION, (_new_id(), tenant_id, external_id, now, now))
+    row = _one(conn, sql.UPSERT_SESSION, (new_id(), tenant_id, external_id, now, now))
     return session_from_row(row)
 
 
