@@ -22,9 +22,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict (configured in pyproject) on the package and the contract suite."""
+    """mypy --strict (configured in pyproject) on the package, the suites and benchmarks."""
     session.install("-e", ".[dev]")
-    session.run("mypy", "skillbox_store", "contract_tests")
+    session.run("mypy", "skillbox_store", "contract_tests", "tests", "benchmarks")
 
 
 @nox.session(python=PYTHONS)

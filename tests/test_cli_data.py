@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# tests/ is not a package: pytest puts it on sys.path.
+from test_cli import failed, ok, ok_json, run_cli
+
 from contract_tests.harness import new_key_hash
 from skillbox_store import Execution, File, FileFilter, SkillRecord, Store, open_store
-from tests.test_cli import failed, ok, ok_json, run_cli
 
 _OLD = datetime.now(UTC) - timedelta(days=60)
 

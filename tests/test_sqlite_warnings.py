@@ -32,7 +32,7 @@ def project_filters(pytestconfig: pytest.Config) -> Iterator[None]:
             found = getattr(builtins, category, None) if category else Warning
             if isinstance(found, type) and issubclass(found, Warning):
                 warnings.filterwarnings(
-                    action,  # type: ignore[arg-type]
+                    action,
                     message=message,
                     category=found,
                     module=module,

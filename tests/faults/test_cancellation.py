@@ -21,7 +21,7 @@ import hashlib
 import random
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from skillbox_store import Execution, File, FileFilter, Store, open_store
@@ -69,7 +69,7 @@ async def _block(store: Store, tenant: str, n: int) -> None:
 
 
 async def _cancel_at_random(
-    rng: random.Random, works: dict[str, Callable[[], Awaitable[None]]]
+    rng: random.Random, works: Mapping[str, Callable[[], Awaitable[None]]]
 ) -> dict[str, str]:
     """Run ``works`` as concurrent tasks, cancel each at a random point, retrieve them.
 

@@ -715,7 +715,7 @@ async def _open_refused(url: str, **options: Any) -> str | None:
     """None if opening is refused with InvalidArgumentError in time, else what happened."""
     started = time.monotonic()
     try:
-        store = await asyncio.wait_for(open_store(url, **options), timeout=30)
+        store: Store = await asyncio.wait_for(open_store(url, **options), timeout=30)
     except InvalidArgumentError:
         elapsed = time.monotonic() - started
         return None if elapsed < OPEN_TIME_LIMIT else f"refused, but after {elapsed:.1f} s"

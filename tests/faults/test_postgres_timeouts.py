@@ -256,7 +256,8 @@ def _closed_port() -> int:
 def test_schema_names_postgres_would_not_keep_are_refused_at_once(schema: str) -> None:
     # A port nothing listens on: the name must be refused before connecting.
     url = f"postgresql://u:pw-secret@127.0.0.1:{_closed_port()}/db"
-    for given in ({"schema": schema}, {}):
+    options: tuple[dict[str, Any], ...] = ({"schema": schema}, {})
+    for given in options:
         target = url if given else f"{url}?schema={schema}"
         if not given and schema in ("", "%s", "%(x)s", "a%%b"):
             continue  # not what these spell in a query string; the option covers them
