@@ -12,6 +12,8 @@ For each backend, in one run, the store against the same SQL through its raw dri
   ratio to the first page;
 * point ops (``validate_key``, ``get_execution``, ``create_execution``, the first page,
   ``table_counts``) with 10,000 rows, then again with the full size;
+* a session's 100 files, by ``list_files(session_id=…)`` and ``list_session_files``,
+  in a tenant of 1,000 files and in one of 100,000 (added with the bulk capability);
 * PostgreSQL only: throughput at 1, 8, 32 and 128 concurrent tasks through one store
   and through a raw ``AsyncConnectionPool`` (same ``max_size``, autocommit, same SQL).
 
@@ -47,8 +49,9 @@ if __package__ in (None, ""):
     # Run as a script: make `benchmarks` and `skillbox_store` importable from the repo.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from skillbox_store import Execution, Store, open_store
-from skillbox_store.records import APIKey, Json, trusted_record
+from skillbox_store import Execution, File, FileFilter, Store, open_store
+from skillbox_store.bulk import StoreBulk
+from skillbox_store.records import APIKey, Json, new_id, trusted_record
 from skillbox_store.stats import StoreStats
 
 PAGE: Final = 20
@@ -584,6 +587,72 @@ async def paging(bench: Bench, tenant: str, count: int) -> list[tuple[str, Timin
     return list(zip(labels, timings, strict=True))
 
 
+FILES_FEW, FILES_MANY = 1_000, 100_000
+SESSION_FILES: Final = 100
+
+
+async def _add_files(store: Store, tenant: str, count: int, session_id: str | None) -> None:
+    """Add ``count`` files to ``tenant`` with the bulk capability, in batches."""
+    assert isinstance(store, StoreBulk)
+    for first in range(0, count, 5_000):
+        batch = [
+            File(
+                id=new_id(),
+                tenant_id=tenant,
+                session_id=session_id,
+                name=f"f{first + n}",
+                s3_key=f"k{first + n}",
+            )
+            for n in range(min(5_000, count - first))
+        ]
+        await store.bulk_insert("files", tenant, batch)
+
+
+def _session_listings(store: Store, tenant: str, session_id: str) -> list[Case]:
+    wanted = FileFilter(tenant_id=tenant, session_id=session_id, limit=PAGE)
+    return [
+        Case(lambda i: store.list_files(wanted), None, 100),
+        Case(lambda i: store.list_session_files(tenant, session_id), None, 100),
+    ]
+
+
+async def filtered_listings(bench: Bench) -> list[str]:
+    """A session's files, listed both ways, in a tenant of 1,000 and one of 100,000 files.
+
+    Each tenant's session holds the same 100 files: what differs is the rest of the
+    tenant, which a listing that looks the session up never reads. Both tenants live in
+    one store and are timed round by round, so the machine's load falls on both alike.
+    """
+    store = bench.store
+    cases: list[Case] = []
+    for count in (FILES_FEW, FILES_MANY):
+        tenant = f"files-{count}"
+        session_id = (await store.get_or_create_session(tenant, "listed")).id
+        await _add_files(store, tenant, SESSION_FILES, session_id)
+        await _add_files(store, tenant, count - SESSION_FILES, None)
+        cases += _session_listings(store, tenant, session_id)
+    await bench.analyze()
+    timings = await timed_together(cases, rounds=9)
+    labels = [f"list_files(session_id), first {PAGE}", f"list_session_files ({SESSION_FILES})"]
+    lines = [
+        f"{'files in the tenant':<34} {f'{FILES_FEW:,} µs':>9} {f'{FILES_MANY:,} µs':>11} "
+        f"{'ratio':>6}"
+    ]
+    worst = 0.0
+    for label, at_few, at_many in zip(labels, timings[:2], timings[2:], strict=True):
+        ratio = at_many.store_us / at_few.store_us
+        worst = max(worst, ratio)
+        lines.append(
+            f"  {label:<32} {_us(at_few.store_us):>9} {_us(at_many.store_us):>11} {ratio:>6.2f}"
+        )
+    verdict = "met" if worst <= 1.5 else "MISSED"
+    lines.append(
+        f"{bench.name}: worst session listing at {FILES_MANY:,} ÷ at {FILES_FEW:,} files "
+        f"{worst:.2f}, target <= 1.50: {verdict}"
+    )
+    return lines
+
+
 def _median_interval(values: Sequence[float]) -> tuple[float, float]:
     """A 95 % confidence interval of the median, from order statistics (no assumption
     about the distribution, which here has bursts)."""
@@ -715,6 +784,8 @@ async def run_backend(name: str, sizes: Sizes, *, only_concurrency: bool = False
                 )
         verdict = "met" if worst_after <= 1.5 else "MISSED"
         say(f"{name}: worst after-page ÷ first page {worst_after:.2f}, target <= 1.50: {verdict}")
+        for line in await filtered_listings(bench):
+            say(line)
         for line in await concurrency(bench, ids, sizes.keys):
             say(line)
         say(f"{name}: {time.perf_counter() - began:.0f} s in all")
