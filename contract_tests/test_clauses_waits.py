@@ -1,4 +1,4 @@
-"""Targeted test for docs/contract.md §9: calls that wait for a busy store.
+"""Targeted tests for docs/contract.md §9: calls that wait for a busy store, or are cancelled.
 
 The suite opens every store with its default options, so it cannot time a backend's
 wait limit; what it proves on every target is the shape of the outcome. The limits
@@ -58,3 +58,43 @@ def test_calls_waiting_for_a_block_go_on_or_give_up_cleanly(harness: Harness) ->
     expected = sorted(f"waiter-{i}" for i, o in enumerate(outcomes) if o == "written")
     assert written == expected, (outcomes, written)
     assert [e.skill_name for e in listed].count("block") == 1
+
+
+CANCEL_ROUNDS = 60
+
+
+@clause("concurrency.cancel.settled")
+def test_a_cancelled_write_has_happened_or_never_will(harness: Harness) -> None:
+    """Writes cancelled at every point of their way (before the first step, while queued,
+    while running): what the tenant holds right after the cancellation stays so."""
+    tenant = new_tenant()
+    store = harness.store
+
+    async def names() -> list[str]:
+        return [e.skill_name for e in await call(store.list_executions(tenant, limit=500))]
+
+    async def scenario() -> list[tuple[int, list[str], list[str]]]:
+        changed: list[tuple[int, list[str], list[str]]] = []
+        for number in range(CANCEL_ROUNDS):
+            execution = Execution(tenant_id=tenant, skill_name=f"w{number}", skill_version="1")
+            # Other writes queued ahead, so that the cancellation finds this one waiting
+            # its turn as well as running.
+            ahead = [
+                asyncio.create_task(store.create_execution(execution.model_copy()))
+                for _ in range(number % 3)
+            ]
+            task = asyncio.create_task(store.create_execution(execution))
+            for _ in range(number % 7):
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, *ahead, return_exceptions=True)
+            seen = await names()
+            # Give anything still running on another thread or server time to land.
+            await asyncio.sleep(0.02)
+            later = await names()
+            if later != seen:
+                changed.append((number, seen, later))
+        return changed
+
+    changed = harness.run(asyncio.wait_for(scenario(), timeout=120))
+    assert changed == [], changed[:3]

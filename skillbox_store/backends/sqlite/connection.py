@@ -10,6 +10,7 @@ statements of a method (`run`), and pays for one hop per method.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import sqlite3
@@ -145,6 +146,27 @@ def _give_up(future: asyncio.Future[Any], claim: threading.Lock, database: str) 
         )
 
 
+async def _settled(future: asyncio.Future[T]) -> T:
+    """Await a queued unit; if the caller is cancelled, first wait until the unit is over.
+
+    The thread runs a unit whether anyone still waits for it or not, and a write may
+    commit there after its caller was cancelled: a read on another connection, or the
+    caller's next step, would see the store change later under it. So a cancelled
+    call passes its cancellation on once its unit has run, failed or been dropped at its
+    deadline: then it has taken effect or never will.
+    """
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                # Cancelled again, or the unit failed: either way it is over or not yet.
+                await asyncio.shield(future)
+        if not future.cancelled():
+            future.exception()  # retrieved: its outcome is not the caller's to see now
+        raise
+
+
 async def run(
     connection: aiosqlite.Connection,
     database: str,
@@ -163,7 +185,9 @@ async def run(
     SQLite's busy handler together. The thread starts the unit with the busy timeout
     cut to what is left, so of k calls queued behind a lock held elsewhere each gives
     up at its own deadline, not after k busy timeouts; a unit still queued at its
-    deadline is dropped and never runs. Either way: `UnavailableError`.
+    deadline is dropped and never runs. Either way: `UnavailableError`. A cancelled call
+    raises its cancellation once its unit is over (`_settled`), never while it may still
+    commit.
     """
 
     def guarded(conn: sqlite3.Connection) -> T:
@@ -186,7 +210,7 @@ async def run(
 
     try:
         if deadline is None:
-            return await _queue(connection, guarded)
+            return await _settled(_queue(connection, guarded))
         # Whoever takes the claim first decides: the thread runs the unit, or the event
         # loop drops it at the deadline. Never both, so a dropped write never happens.
         claim = threading.Lock()
@@ -205,7 +229,7 @@ async def run(
             database,
         )
         try:
-            return await future
+            return await _settled(future)
         finally:
             timer.cancel()
     except _Closed:
