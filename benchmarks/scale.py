@@ -408,6 +408,17 @@ async def postgres_bench() -> AsyncIterator[Bench]:
             async with raw.connection() as conn:
                 await conn.execute(query, params)
 
+        # The benchmark vacuums and analyzes after each seeding itself. Autovacuum would
+        # otherwise wake in the middle of a table, after the hundreds of thousands of
+        # rows the concurrency table inserts, and its seconds of work on the 2 cores
+        # land on some batches and not on their pairs.
+        for table in ("api_keys", "executions", "files", "sessions", "skills"):
+            await execute(
+                sql.SQL("ALTER TABLE {}.{} SET (autovacuum_enabled = false)").format(
+                    name, sql.Identifier(table)
+                )
+            )
+
         async def seed_executions(tenant: str, count: int) -> None:
             await execute(
                 sql.SQL(
