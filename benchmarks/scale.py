@@ -450,7 +450,7 @@ async def postgres_bench() -> AsyncIterator[Bench]:
             return str(row[0])
 
         async def analyze() -> None:
-            for table in ("executions", "api_keys"):
+            for table in ("executions", "api_keys", "files", "sessions"):
                 await execute(sql.SQL("VACUUM ANALYZE {}.{}").format(name, sql.Identifier(table)))
 
         async def fetch(query: bytes, params: Any, *, one: bool = False) -> object:
