@@ -63,14 +63,34 @@ class _PGconn:
     transaction_status = psycopg.pq.TransactionStatus.IDLE
 
 
+class _ClientCursor(psycopg.AsyncClientCursor[Any]):
+    """Only a class for the store's check of the factory (`_send_declared`); the
+    connection's `cursor()` lends a `_Declared` instead."""
+
+
+class _Declared(_Result):
+    """A statement sent with its row-level-security declaration: two results."""
+
+    async def execute(self, query: bytes, params: Any, *, prepare: bool = False) -> None:
+        await asyncio.sleep(0)
+
+    def nextset(self) -> bool:
+        return True
+
+
 class _Connection:
     """An autocommit connection whose every statement returns ``row`` at once."""
 
     pgconn = _PGconn()
     closed = False
+    # As the pools the store opens lend: client-side binding (row-level security).
+    cursor_factory = _ClientCursor
 
     def __init__(self) -> None:
         self.row: tuple[Any, ...] | None = None
+
+    def cursor(self) -> _Declared:
+        return _Declared(self.row)
 
     async def execute(self, query: bytes, params: Any) -> _Result:
         await asyncio.sleep(0)
@@ -79,11 +99,12 @@ class _Connection:
 
 class _Pool:
     timeout = 30.0
+    kwargs: dict[str, Any] = {}  # noqa: RUF012 - read only
 
     def __init__(self) -> None:
         self.conn = _Connection()
 
-    async def getconn(self) -> _Connection:
+    async def getconn(self, wait: float | None = None) -> _Connection:
         return self.conn
 
     async def putconn(self, conn: _Connection) -> None:

@@ -8,7 +8,7 @@ way: ``async with pool.connection() as conn``, ``await conn.execute(sql, params)
 input and builds records.
 
 The server is ``SKILLBOX_TEST_POSTGRES_URL`` when set, else a throwaway cluster from
-`contract_tests.postgres_server`. Each run uses a fresh schema and drops it at the end.
+`skillbox_store.testing_postgres`. Each run uses a fresh schema and drops it at the end.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ async def _server() -> AsyncIterator[str]:
     if url:
         yield url
         return
-    from contract_tests.postgres_server import provide_postgres
+    from skillbox_store.testing_postgres import provide_postgres
 
     with provide_postgres() as started:
         yield started

@@ -1,7 +1,7 @@
 """Scale benchmark: pages at any depth, point ops as tables grow, and concurrency.
 
     python benchmarks/scale.py                 # 100,000 executions: a quick look
-    python benchmarks/scale.py --scale         # 1,000,000 executions, as issue 13 asks
+    python benchmarks/scale.py --scale         # 1,000,000 executions: the scale the README reports
     python benchmarks/scale.py --backend postgres --scale
 
 For each backend, in one run, the store against the same SQL through its raw driver
@@ -375,7 +375,7 @@ async def _postgres_server() -> AsyncIterator[str]:
     if url:
         yield url
         return
-    from contract_tests.postgres_server import provide_postgres
+    from skillbox_store.testing_postgres import provide_postgres
 
     with provide_postgres() as started:
         yield started

@@ -1,4 +1,12 @@
-"""``python -m contract_tests --store-url URL [pytest options]``: run the installed suite."""
+"""``python -m skillbox_store_contract_tests --store-url URL [pytest options]``: run the suite.
+
+Equivalent to ``pytest -p skillbox_store_contract_tests.plugin --pyargs
+skillbox_store_contract_tests``, with one difference: no pytest plugin is loaded but
+Hypothesis's. Plugins installed for other reasons run their hooks in every pytest run
+(a deprecation warning of pytest-asyncio printed ahead of the suite's one-line usage
+errors, and with ``-W error`` stopped the run), and the suite needs none of them: it
+drives stores on its own event loops. ``-p NAME`` loads one anyway (``-p xdist -n 4``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,12 @@ import sys
 
 _NEEDS = "the skillbox-store contract suite needs pytest and hypothesis"
 _INSTALL = "pip install 'skillbox-store[contract]'"
+# The suite's package: `skillbox_store_contract_tests` once installed, whatever the
+# directory is called in a checkout.
+_PACKAGE = (__spec__.parent if __spec__ is not None else None) or "skillbox_store_contract_tests"
+# Hypothesis's pytest plugin, by its entry-point name (pytest >= 8.4 loads an entry
+# point by name when autoloading is off).
+_HYPOTHESIS_PLUGIN = "hypothesispytest"
 
 
 def _absent(module: str) -> bool:
@@ -14,6 +28,20 @@ def _absent(module: str) -> bool:
         return importlib.util.find_spec(module) is None
     except (ImportError, ValueError):
         return True
+
+
+def pytest_args(argv: list[str]) -> list[str]:
+    """Return the pytest arguments that run the suite with the user's ``argv`` appended."""
+    return [
+        "--disable-plugin-autoload",
+        "-p",
+        _HYPOTHESIS_PLUGIN,
+        "-p",
+        f"{_PACKAGE}.plugin",
+        "--pyargs",
+        _PACKAGE,
+        *argv,
+    ]
 
 
 def main() -> int:
@@ -32,8 +60,7 @@ def main() -> int:
     if missing:
         print(f"{_NEEDS} ({', '.join(missing)} not installed): {_INSTALL}", file=sys.stderr)
         return 4
-    args = ["-p", "contract_tests.plugin", "--pyargs", "contract_tests", *sys.argv[1:]]
-    return int(pytest.main(args))
+    return int(pytest.main(pytest_args(sys.argv[1:])))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from contract_tests.harness import call, new_key_hash, raises
-from contract_tests.model import Model, Row
-from contract_tests.operations import EXTERNAL_IDS, SKILL_NAMES
 from skillbox_store import FileFilter, NotFoundError, Store
+
+from .harness import call, new_key_hash, raises
+from .model import Model, Row
+from .operations import EXTERNAL_IDS, SKILL_NAMES
 
 __all__ = [
     "check_chains",

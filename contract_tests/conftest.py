@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 
 # Registers the Hypothesis profiles and loads HYPOTHESIS_PROFILE (default dev).
-from contract_tests import profiles  # noqa: F401
+from . import profiles  # noqa: F401
 
-# When the plugin was loaded with `-p contract_tests.plugin` (the installed-package way,
-# see `contract_tests.plugin`), registering its hooks again would add --store-url twice.
-if "contract_tests.plugin" not in sys.modules:
-    from contract_tests.plugin import (  # noqa: F401
+# When the plugin was loaded with `-p skillbox_store_contract_tests.plugin` (the installed
+# way, see `.plugin`), registering its hooks again would add --store-url twice. It may
+# go by the installed name while this module goes by the directory's: an editable
+# install's `--pyargs` finds the suite in the checkout, where pytest names it
+# `contract_tests`.
+_PLUGIN_NAMES = {f"{__package__}.plugin", "skillbox_store_contract_tests.plugin"}
+if not _PLUGIN_NAMES & sys.modules.keys():
+    from .plugin import (  # noqa: F401
         harness,
         postgres_url,
         pytest_addoption,

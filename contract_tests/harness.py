@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import uuid
 from collections.abc import Awaitable, Coroutine
 from types import TracebackType
@@ -20,6 +21,7 @@ __all__ = [
     "Harness",
     "assert_from_store",
     "call",
+    "message_names",
     "new_key_hash",
     "new_tenant",
     "raises",
@@ -37,6 +39,11 @@ def new_tenant() -> str:
 def new_key_hash() -> str:
     """Return a key hash no other test or run uses (key hashes are unique store-wide)."""
     return hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+
+
+def message_names(field: str, message: str) -> bool:
+    """Whether ``message`` names ``field`` as a word of its own, spelled exactly."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(field)}(?![A-Za-z0-9_])", message) is not None
 
 
 def assert_from_store(exc: BaseException) -> None:

@@ -21,16 +21,6 @@ from typing import Any, Final, TypeVar
 from hypothesis import note
 from hypothesis import strategies as st
 
-from contract_tests.harness import call, new_key_hash, raises
-from contract_tests.model import Model, Row
-from contract_tests.strategies import (
-    STATUSES,
-    aware_datetimes,
-    json_values,
-    optional_text,
-    required_text,
-    text,
-)
 from skillbox_store import (
     AlreadyExistsError,
     AlreadyFinishedError,
@@ -41,6 +31,17 @@ from skillbox_store import (
     NotFoundError,
     SkillRecord,
     Store,
+)
+
+from .harness import call, new_key_hash, raises
+from .model import Model, Row
+from .strategies import (
+    STATUSES,
+    aware_datetimes,
+    json_values,
+    optional_text,
+    required_text,
+    text,
 )
 
 __all__ = [

@@ -4,12 +4,16 @@ Every test that asks for ``store_url`` (directly or through ``harness``) runs on
 target; its id names the backend (``memory``, ``sqlite-file``, ``sqlite-memory``,
 ``postgres``, or the redacted ``--store-url``).
 
+The suite lives in ``contract_tests/`` in a checkout and is installed as the package
+``skillbox_store_contract_tests``, a name no application's own ``contract_tests`` can
+shadow; its modules import each other relatively, so they work under either name.
 From a checkout, ``contract_tests/conftest.py`` loads this plugin. Run as an installed
 package, pytest reads no conftest before it parses the command line, so the plugin is
 named explicitly::
 
-    pytest -p contract_tests.plugin --pyargs contract_tests --store-url mystore://...
-    python -m contract_tests --store-url mystore://...        # the same, shorter
+    python -m skillbox_store_contract_tests --store-url mystore://...
+    pytest -p skillbox_store_contract_tests.plugin --pyargs skillbox_store_contract_tests \
+        --store-url mystore://...                 # the same, with your own pytest plugins
 
 It is deliberately not a ``pytest11`` entry point: that would load it into every pytest
 run of every project that installs skillbox-store.
@@ -17,19 +21,23 @@ run of every project that installs skillbox-store.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Literal, Protocol, cast
+from typing import Final, Literal, cast
 
 import pytest
 
-from contract_tests.harness import Harness
-from contract_tests.targets import Target, TargetError, check_targets
 from skillbox_store import Store
 from skillbox_store.capabilities import CAPABILITIES, declared, supports
+from skillbox_store.testing_postgres import (
+    PostgresUnavailable,
+    application_url,
+    provide_postgres,
+)
+
+from .harness import Harness
+from .targets import Target, TargetError, check_targets
 
 __all__ = [
     "harness",
@@ -133,9 +141,13 @@ def _run_order(item: pytest.Item) -> int:
     return 2 if item.name.startswith("test_stateful") else 1
 
 
+_SUITE_DIRECTORY: Final = Path(__file__).resolve().parent
+
+
 def _in_suite(item: pytest.Item) -> bool:
-    module = getattr(item, "module", None)
-    return module is not None and module.__name__.startswith("contract_tests.")
+    # By file, not by module name: the suite is `contract_tests` in a checkout and
+    # `skillbox_store_contract_tests` once installed.
+    return item.path.resolve().parent == _SUITE_DIRECTORY
 
 
 def _proves(item: pytest.Item, wanted: list[str]) -> bool:
@@ -168,23 +180,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("target", targets, ids=[t.id for t in targets])
 
 
-class _ProvidePostgres(Protocol):
-    def __call__(self) -> AbstractContextManager[str]: ...
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL from `contract_tests.postgres_server`; fails (never skips) without."""
+    """A PostgreSQL URL from `skillbox_store.testing_postgres`; fails (never skips) without.
+
+    The URL of a plain application role, not the cluster's superuser: so that the suite
+    runs with row-level security in force, as production should.
+    """
     try:
-        module = importlib.import_module("contract_tests.postgres_server")
-    except ImportError as exc:
-        pytest.fail(f"PostgreSQL target unavailable: {exc}", pytrace=False)
-    provide = cast(_ProvidePostgres, module.provide_postgres)
-    unavailable = cast(type[Exception], module.PostgresUnavailable)
-    try:
-        with provide() as url:
-            yield url
-    except unavailable as exc:
+        with provide_postgres() as url:
+            yield application_url(url)
+    except PostgresUnavailable as exc:
         pytest.fail(f"PostgreSQL target unavailable: {exc}", pytrace=False)
 
 

@@ -22,7 +22,7 @@ __all__ = [
 STATUSES: Final = sorted(EXECUTION_STATUSES)
 
 # Any Unicode a store must keep: every plane, combining marks, RTL, emoji; never NUL
-# (§5 refuses it) nor lone surrogates (not encodable, so not text at all).
+# ("Bad input and limits" refuses it) nor lone surrogates (not encodable, so not text at all).
 _CHARACTERS: Final = st.characters(
     codec="utf-8", exclude_characters="\x00", exclude_categories=["Cs"]
 )

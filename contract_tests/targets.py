@@ -76,7 +76,7 @@ def url_targets(urls: list[str]) -> list[Target]:
 def _postgres_provider_present() -> bool:
     # The provider ships in this package, but a trimmed install may leave it out; the
     # default set then leaves PostgreSQL out rather than failing every run.
-    return importlib.util.find_spec("contract_tests.postgres_server") is not None
+    return importlib.util.find_spec("skillbox_store.testing_postgres") is not None
 
 
 def default_targets() -> list[Target]:

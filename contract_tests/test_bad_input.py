@@ -1,4 +1,6 @@
-"""Bad input (CONTRACT §5) is InvalidArgumentError and writes nothing; bad ids are NotFound.
+"""Bad input is InvalidArgumentError and writes nothing; bad ids are NotFound.
+
+The rules are docs/contract.md's, section "Bad input and limits".
 
 Every call goes through `raises`, which also fails when the exception is not the
 store's own (a driver exception escaping).
@@ -14,7 +16,6 @@ from typing import Any, TypeVar
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     Execution,
     File,
@@ -24,6 +25,8 @@ from skillbox_store import (
     SkillRecord,
     Store,
 )
+
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 R = TypeVar("R")
 Case = tuple[str, Callable[[Store], Awaitable[object]]]

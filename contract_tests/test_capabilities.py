@@ -1,4 +1,6 @@
-"""Optional capabilities: what a store declares, it implements (docs/contract.md §13).
+"""Optional capabilities: what a store declares, it implements.
+
+The rules are docs/contract.md's, section "Optional capabilities".
 
 This test runs on every target, whatever it declares; the tests of each capability
 (``test_capability_<name>.py``) run only where it is declared.
@@ -6,9 +8,10 @@ This test runs on every target, whatever it declares; the tests of each capabili
 
 from __future__ import annotations
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness
 from skillbox_store.capabilities import CAPABILITIES, declared
+
+from .clauses import clause
+from .harness import Harness
 
 
 @clause("capabilities.declared.implemented")

@@ -1,4 +1,6 @@
-"""Capability ``bulk``: `StoreBulk`, streaming and writing records as they were (§13).
+"""Capability ``bulk``: `StoreBulk`, streaming and writing records as they were.
+
+The rules are docs/contract.md's, section "Optional capabilities".
 
 Runs on every target that declares ``bulk``; elsewhere it is skipped and reported as
 such at the end of the run (see `contract_tests.plugin.require_capability`).
@@ -11,9 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
-from contract_tests.plugin import RequireCapability
 from skillbox_store import (
     APIKey,
     ConflictError,
@@ -26,6 +25,10 @@ from skillbox_store import (
 )
 from skillbox_store.bulk import BULK_TABLES, BulkRecord, StoreBulk
 from skillbox_store.capabilities import BULK
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
+from .plugin import RequireCapability
 
 _T0 = datetime(2023, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -379,3 +382,101 @@ def test_snapshot_streams_only_the_tenants_asked_and_sessions_by_id(
             return [r async for batch in reader.records("sessions", [tenant]) for r in batch]
 
     assert harness.run(read()) == sessions[::-1]
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+def _bulk_records(tenant: str) -> dict[str, list[BulkRecord]]:
+    """One record of each table, the file naming the execution and the session."""
+    at = datetime(2023, 5, 1, tzinfo=UTC)
+    session = Session(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        external_id="chat",
+        created_at=at,
+        last_accessed_at=at,
+    )
+    execution = Execution(
+        id=str(uuid.uuid4()), tenant_id=tenant, skill_name="s", skill_version="1", created_at=at
+    )
+    file = File(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        name="a",
+        s3_key="k",
+        session_id=session.id,
+        execution_id=execution.id,
+        created_at=at,
+        updated_at=at,
+    )
+    key = APIKey(
+        id=str(uuid.uuid4()), key_hash=new_key_hash(), tenant_id=tenant, name="k", created_at=at
+    )
+    skill = SkillRecord(tenant_id=tenant, name="s", version="1", uploaded_at=at)
+    return {
+        "api_keys": [key],
+        "executions": [execution],
+        "files": [file],
+        "sessions": [session],
+        "skills": [skill],
+    }
+
+
+# -- capabilities.bulk.insert_atomic: a taken key in every table ---------------------------
+
+
+@clause("capabilities.bulk.insert_atomic")
+def test_bulk_insert_refuses_a_taken_key_in_every_table(
+    harness: Harness, require_capability: RequireCapability
+) -> None:
+    """In each table, a batch with a stored key (or key hash, or external id) writes nothing."""
+    bulk = require_capability(BULK)
+    assert isinstance(bulk, StoreBulk)
+    tenant = new_tenant()
+    run = harness.run
+    stored = _bulk_records(tenant)
+    for table in BULK_TABLES:
+        run(call(bulk.bulk_insert(table, tenant, stored[table])))
+    at = datetime(2023, 5, 1, tzinfo=UTC)
+    key, session = stored["api_keys"][0], stored["sessions"][0]
+    assert isinstance(key, APIKey)
+    assert isinstance(session, Session)
+    fresh: dict[str, BulkRecord] = {
+        "api_keys": APIKey(
+            id=str(uuid.uuid4()), key_hash=new_key_hash(), tenant_id=tenant, name="n", created_at=at
+        ),
+        "executions": Execution(
+            id=str(uuid.uuid4()), tenant_id=tenant, skill_name="s", skill_version="1", created_at=at
+        ),
+        "files": File(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            name="f",
+            s3_key="k",
+            created_at=at,
+            updated_at=at,
+        ),
+        "sessions": Session(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            external_id="other",
+            created_at=at,
+            last_accessed_at=at,
+        ),
+        "skills": SkillRecord(tenant_id=tenant, name="other", version="9", uploaded_at=at),
+    }
+    taken: list[tuple[str, BulkRecord]] = [(table, stored[table][0]) for table in BULK_TABLES]
+    file = stored["files"][0]
+    assert isinstance(file, File)
+    taken += [
+        # The key hash, or the external id, alone; the id alone, all else new.
+        ("api_keys", key.model_copy(update={"id": str(uuid.uuid4())})),
+        ("sessions", session.model_copy(update={"id": str(uuid.uuid4())})),
+        ("api_keys", key.model_copy(update={"key_hash": new_key_hash()})),
+        ("sessions", session.model_copy(update={"external_id": "new"})),
+        ("files", file.model_copy(update={"name": "b", "version": 7, "session_id": None})),
+    ]
+    for table, record in taken:
+        run(raises(ConflictError, bulk.bulk_insert(table, tenant, [fresh[table], record])))
+        assert run(call(bulk.bulk_find(table, tenant, [fresh[table]]))) == [None], table

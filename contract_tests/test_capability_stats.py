@@ -1,4 +1,6 @@
-"""Capability ``stats``: `StoreStats.table_counts`, the operators' totals (contract §13).
+"""Capability ``stats``: `StoreStats.table_counts`, the operators' totals.
+
+The rules are docs/contract.md's, section "Optional capabilities".
 
 Runs on every target that declares ``stats``; elsewhere it is skipped and reported as
 such at the end of the run (see `contract_tests.plugin.require_capability`).
@@ -6,12 +8,13 @@ such at the end of the run (see `contract_tests.plugin.require_capability`).
 
 from __future__ import annotations
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant
-from contract_tests.plugin import RequireCapability
 from skillbox_store import Execution, File, SkillRecord, Store
 from skillbox_store.capabilities import STATS
 from skillbox_store.stats import TABLES, StoreStats
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant
+from .plugin import RequireCapability
 
 
 def _stats(require_capability: RequireCapability) -> StoreStats:

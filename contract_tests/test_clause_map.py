@@ -6,16 +6,14 @@ calls with string arguments, so nothing is collected or imported. A clause witho
 test, a test naming a clause the document lacks, or a test naming a withdrawn clause
 fails here.
 
-docs/contract.md is authoritative and lives at the root of the repository; the
-contract suite is found next to it in a checkout and in the sdist. An installed wheel
-carries the suite but not the document: there, and only there, these tests are skipped.
-In a checkout a missing document fails.
+docs/contract.md is authoritative and lives in the repository's docs/; the wheel
+installs a copy next to the suite (`contract_document` finds either). The map is checked
+wherever the suite runs: a missing document fails, it never skips.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +21,11 @@ from typing import Final
 
 import pytest
 
-from contract_tests.clauses import CLAUSE_ID
+from .clauses import CLAUSE_ID, CLAUSE_LINE, clause_texts, contract_document
 
 SUITE: Final = Path(__file__).resolve().parent
-ROOT: Final = SUITE.parent
-DOCUMENT: Final = ROOT / "docs" / "contract.md"
+DOCUMENT: Final = contract_document()
 
-# `- **`area.method.promise`** text`, as the document's header describes.
-CLAUSE_LINE: Final = re.compile(r"^- \*\*`(?P<id>[^`]+)`\*\*(?P<text>.*)$")
 WITHDRAWN: Final = "*withdrawn*"
 
 
@@ -45,12 +40,6 @@ class Contract:
     def live(self) -> frozenset[str]:
         """The ids a test must name."""
         return frozenset(self.ids) - self.withdrawn
-
-
-def _in_checkout() -> bool:
-    """Whether the suite runs from a source tree (checkout or sdist), not a wheel."""
-    pyproject = ROOT / "pyproject.toml"
-    return pyproject.is_file() and 'name = "skillbox-store"' in pyproject.read_text("utf-8")
 
 
 def read_contract(text: str) -> Contract:
@@ -104,11 +93,9 @@ def read_named_ids(directory: Path) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def contract() -> Contract:
-    """The clauses of docs/contract.md; skipped only where a wheel ships no document."""
+    """The clauses of docs/contract.md (or the copy installed with the suite)."""
     if not DOCUMENT.is_file():
-        if _in_checkout():
-            pytest.fail(f"{DOCUMENT} is missing from the checkout", pytrace=False)
-        pytest.skip("docs/contract.md is not installed with the suite (a wheel): no map")
+        pytest.fail(f"{DOCUMENT} is missing: the suite is installed without it", pytrace=False)
     return read_contract(DOCUMENT.read_text("utf-8"))
 
 
@@ -154,6 +141,10 @@ def test_the_map_reads_what_it_should(tmp_path: Path) -> None:
         "- **`a.b.gone`** *withdrawn* Once promised.\n"
     )
     assert read_contract(text) == Contract(("a.b.c", "a.b.gone"), frozenset({"a.b.gone"}))
+    assert clause_texts(text + "  continued.\n\nAfter.\n") == {
+        "a.b.c": "Kept.",
+        "a.b.gone": "*withdrawn* Once promised. continued.",
+    }
     (tmp_path / "test_x.py").write_text(
         "@clause('a.b.c', \"a.b.d\")\ndef test() -> None: ...\npytest.mark.clause('a.b.e')\n",
         "utf-8",

@@ -1,17 +1,18 @@
-"""Targeted tests for docs/contract.md §3, errors.
+"""Targeted tests for docs/contract.md, "Errors".
 
 `test_isolation.py` proves ``errors.scope.not_found``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import typing
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     AlreadyExistsError,
     AlreadyFinishedError,
@@ -29,6 +30,9 @@ from skillbox_store import (
     UnavailableError,
 )
 from skillbox_store import errors as errors_module
+
+from .clauses import clause
+from .harness import Harness, call, message_names, new_key_hash, new_tenant, raises
 
 Case = tuple[str, Callable[[Store], Awaitable[object]]]
 
@@ -322,3 +326,295 @@ def test_malformed_ids_are_not_found_or_match_nothing(harness: Harness) -> None:
             FileFilter(tenant_id=t, execution_id=bad),
         ):
             assert harness.run(call(store.list_files(wanted))) == []
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+# -- errors.invalid.empty: every tenant-scoped method names `tenant_id` ------------------
+
+
+def _argument(name: str, annotation: Any, tenant: str) -> Any:
+    """A well-formed argument for parameter ``name``, in ``tenant`` (which may be "")."""
+    if name == "tenant_id":
+        return tenant
+    if name == "key_hash":
+        return hashlib.sha256(b"mutants").hexdigest()
+    if name.endswith("_id") and name != "external_id":
+        return str(uuid.uuid4())
+    records: dict[Any, Any] = {
+        Execution: Execution(tenant_id=tenant, skill_name="s", skill_version="1"),
+        File: File(tenant_id=tenant, name="f", s3_key="k"),
+        FileFilter: FileFilter(tenant_id="x").model_copy(update={"tenant_id": tenant}),
+        SkillRecord: SkillRecord(tenant_id=tenant, name="s", version="1"),
+        str: "x",
+        int: 1,
+        datetime: datetime.now(UTC),
+    }
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if candidate in records:
+            value = records[candidate]
+            if hasattr(value, "model_copy") and hasattr(value, "tenant_id"):
+                # model_copy skips validation: the store itself must refuse "".
+                return value.model_copy(update={"tenant_id": tenant})
+            return value
+    raise AssertionError(f"no sample argument for {name}: {annotation!r}")
+
+
+def _tenant_scoped_calls(tenant: str) -> list[tuple[str, typing.Callable[[Store], Any]]]:
+    """Every Store method that takes a tenant, directly or in its record, with ``tenant``."""
+    calls: list[tuple[str, typing.Callable[[Store], Any]]] = []
+    for name, method in inspect.getmembers(Store, inspect.isfunction):
+        if name.startswith("_") or name in ("get_key_by_hash", "validate_key"):
+            continue
+        hints = typing.get_type_hints(method)
+        parameters = list(inspect.signature(method).parameters.values())[1:]
+        scoped = any(
+            p.name == "tenant_id"
+            or any(
+                t in (Execution, File, FileFilter, SkillRecord)
+                for t in (hints.get(p.name), *typing.get_args(hints.get(p.name)))
+            )
+            for p in parameters
+        )
+        if not scoped:
+            continue
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for p in parameters:
+            if p.default is not inspect.Parameter.empty:
+                continue
+            value = _argument(p.name, hints[p.name], tenant)
+            if p.kind is inspect.Parameter.KEYWORD_ONLY:
+                kwargs[p.name] = value
+            else:
+                args.append(value)
+
+        def make(store: Store, name: str = name, args: Any = args, kwargs: Any = kwargs) -> Any:
+            return getattr(store, name)(*args, **kwargs)
+
+        calls.append((name, make))
+    return calls
+
+
+@clause("errors.invalid.empty")
+def test_empty_tenant_is_named_by_every_method(harness: Harness) -> None:
+    """An empty tenant_id is InvalidArgumentError naming `tenant_id`, in every method."""
+    calls = _tenant_scoped_calls("")
+    assert len(calls) >= 20, [name for name, _ in calls]
+    for name, make in calls:
+        error = harness.run(raises(InvalidArgumentError, make(harness.store)))
+        assert message_names("tenant_id", str(error)), f"{name}: tenant_id not named in {error}"
+
+
+@clause("errors.invalid.empty")
+def test_empty_skill_name_or_version_is_named(harness: Harness) -> None:
+    """An empty skill name or version is refused by name in every skill lookup."""
+    store = harness.store
+    tenant = new_tenant()
+    cases = [
+        ("name", store.get_skill(tenant, "", "1")),
+        ("version", store.get_skill(tenant, "s", "")),
+        ("name", store.delete_skill(tenant, "", "1")),
+        ("version", store.delete_skill(tenant, "s", "")),
+        ("name", store.resolve_latest_version(tenant, "")),
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert message_names(field, str(error)), f"{field} not named in {error}"
+
+
+# -- errors.invalid.nul: the refused field is named, exactly, in every write ---------------
+
+
+def _nul_cases(tenant: str, execution: Execution, file: File) -> list[tuple[str, Any]]:
+    """(field, a call passing NUL in that field) for every text field a write takes."""
+    nul = "a\x00b"
+
+    def run_with(record: Any, **changes: Any) -> Any:
+        return record.model_copy(update=changes)
+
+    new_execution = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    new_file = File(tenant_id=tenant, name="f", s3_key="k")
+    skill = SkillRecord(tenant_id=tenant, name="s", version="1")
+    cases: list[tuple[str, Any]] = [
+        ("name", lambda s: s.create_key(tenant, nul, hashlib.sha256(b"n").hexdigest())),
+        ("external_id", lambda s: s.get_or_create_session(tenant, nul)),
+    ]
+    for field in ("skill_name", "skill_version", "logs", "files_url", "error"):
+        cases.append(
+            (field, lambda s, f=field: s.create_execution(run_with(new_execution, **{f: nul})))
+        )
+        cases.append(
+            (field, lambda s, f=field: s.insert_execution(run_with(new_execution, **{f: nul})))
+        )
+    for field in ("logs", "files_url", "error"):
+        cases.append(
+            (field, lambda s, f=field: s.update_execution(run_with(execution, **{f: nul})))
+        )
+    for field in ("name", "content_type", "s3_key"):
+        cases.append((field, lambda s, f=field: s.create_file(run_with(new_file, **{f: nul}))))
+        cases.append((field, lambda s, f=field: s.update_file(run_with(file, **{f: nul}))))
+    cases += [
+        (
+            "name",
+            lambda s: s.create_file_version(tenant, file.id, name=nul, size_bytes=1, s3_key="k"),
+        ),
+        (
+            "content_type",
+            lambda s: s.create_file_version(
+                tenant, file.id, content_type=nul, size_bytes=1, s3_key="k"
+            ),
+        ),
+        ("s3_key", lambda s: s.create_file_version(tenant, file.id, size_bytes=1, s3_key=nul)),
+    ]
+    for field in ("name", "version", "description", "lang"):
+        cases.append((field, lambda s, f=field: s.upsert_skill(run_with(skill, **{f: nul}))))
+    return cases
+
+
+@clause("errors.invalid.nul")
+def test_nul_is_refused_naming_the_field(harness: Harness) -> None:
+    """A NUL in any text field of any write is InvalidArgumentError naming that field."""
+    store = harness.store
+    tenant = new_tenant()
+    execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    file = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    wrong = []
+    for field, make in _nul_cases(tenant, execution, file):
+        error = harness.run(raises(InvalidArgumentError, make(store)))
+        if not message_names(field, str(error)):
+            wrong.append(f"{field}: {error}")
+    assert wrong == []
+
+
+# -- errors.invalid.values: the refused number, time or type is named ----------------------
+
+
+@clause("errors.invalid.values", "prune.executions.bad_input")
+def test_refused_values_name_their_field(harness: Harness) -> None:
+    """Negative sizes, a naive cut-off and a non-string hash are refused by field name."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    naive = datetime(2020, 1, 1)  # naive on purpose
+    cases: list[tuple[str, Any]] = [
+        (
+            "size_bytes",
+            store.create_file_version(tenant, head.id, size_bytes=-1, s3_key="k"),
+        ),
+        (
+            "size_bytes",
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k").model_copy(update={"size_bytes": -1})
+            ),
+        ),
+        ("finished_before", store.prune_executions(tenant, naive)),
+        ("key_hash", store.create_key(tenant, "n", 12345)),  # type: ignore[arg-type]
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert message_names(field, str(error)), f"{field} not named in {error}"
+
+
+@clause("errors.invalid.values", "errors.invalid.nul", "errors.invalid.page")
+def test_every_refused_execution_or_page_field_is_named(harness: Harness) -> None:
+    """Bad JSON, times, counts, statuses, list items and page bounds name their field."""
+    store = harness.store
+    tenant = new_tenant()
+    running = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    naive = datetime(2020, 1, 1)  # naive on purpose
+    bad: list[tuple[str, dict[str, Any]]] = [
+        ("input", {"input": {"x": float("nan")}}),
+        ("output", {"output": [float("inf")]}),
+        ("finished_at", {"finished_at": naive}),
+        ("duration_ms", {"duration_ms": -1}),
+        ("status", {"status": "paused"}),
+        ("files_list", {"files_list": ["ok", "a\x00b"]}),
+    ]
+    cases: list[tuple[str, Any]] = []
+    for field, changes in bad:
+        cases.append((field, store.insert_execution(base.model_copy(update=changes))))
+        if field != "input":
+            cases.append((field, store.update_execution(running.model_copy(update=changes))))
+    cases += [
+        (
+            "version",
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k").model_copy(update={"version": 0})
+            ),
+        ),
+        ("limit", store.list_executions(tenant, 0)),
+        ("offset", store.list_executions(tenant, 10, -1)),
+        ("limit", store.list_files(FileFilter(tenant_id=tenant).model_copy(update={"limit": 0}))),
+        (
+            "offset",
+            store.list_files(FileFilter(tenant_id=tenant).model_copy(update={"offset": -1})),
+        ),
+    ]
+    wrong = []
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        if not message_names(field, str(error)):
+            wrong.append(f"{field}: {error}")
+    assert wrong == []
+
+
+@clause("errors.invalid.values")
+def test_wrong_types_are_named_and_maxima_accepted(harness: Harness) -> None:
+    """A text or number of the wrong type names its field; the largest values are kept."""
+    store = harness.store
+    tenant = new_tenant()
+    file = File(tenant_id=tenant, name="f", s3_key="k")
+    cases: list[tuple[str, Any]] = [
+        ("size_bytes", store.create_file(file.model_copy(update={"size_bytes": "12"}))),
+        ("name", store.create_file(file.model_copy(update={"name": 12}))),
+        ("size_bytes", store.create_file(file.model_copy(update={"size_bytes": 2**63}))),
+    ]
+    for field, awaitable in cases:
+        error = harness.run(raises(InvalidArgumentError, awaitable))
+        assert message_names(field, str(error)), f"{field} not named in {error}"
+    biggest = harness.run(
+        call(
+            store.create_file(
+                file.model_copy(update={"size_bytes": 2**63 - 1, "version": 2**31 - 1})
+            )
+        )
+    )
+    assert (biggest.size_bytes, biggest.version) == (2**63 - 1, 2**31 - 1)
+    assert harness.run(call(store.get_file(tenant, biggest.id))) == biggest
+
+
+@clause("errors.id.malformed", "paging.after.unknown")
+def test_ids_of_the_wrong_type_or_unknown_after_are_not_found(harness: Harness) -> None:
+    """An id that is not even a string is NotFoundError; so is `after` in an empty tenant."""
+    store = harness.store
+    tenant = new_tenant()
+    harness.run(raises(NotFoundError, store.get_file(tenant, 12345)))  # type: ignore[arg-type]
+    harness.run(raises(NotFoundError, store.get_execution(tenant, None)))  # type: ignore[arg-type]
+    after = str(uuid.uuid4())
+    harness.run(raises(NotFoundError, store.list_files(FileFilter(tenant_id=tenant, after=after))))
+
+
+@clause("errors.invalid.values", "errors.from_store")
+def test_execution_names_of_the_wrong_type_are_named(harness: Harness) -> None:
+    """A tenant_id, skill_name or skill_version that is not text names its field."""
+    store = harness.store
+    base = Execution(tenant_id=new_tenant(), skill_name="s", skill_version="1")
+    wrong: list[str] = []
+    for field in ("tenant_id", "skill_name", "skill_version"):
+        for value in (12, ["a"], b"a"):
+            bad = base.model_copy(update={field: value})
+            for name, awaitable in (
+                ("create", store.create_execution(bad)),
+                ("insert", store.insert_execution(bad)),
+            ):
+                error = harness.run(raises(InvalidArgumentError, awaitable))
+                if not message_names(field, str(error)):
+                    wrong.append(f"{name} {field}={value!r}: {error}")
+    assert wrong == []

@@ -1,4 +1,4 @@
-"""One targeted test per clause of docs/contract.md §5, executions."""
+"""One targeted test per clause of docs/contract.md, "Executions"."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant, raises
 from skillbox_store import (
     EXECUTION_STATUSES,
     AlreadyFinishedError,
     Execution,
     ExecutionStatus,
+    File,
+    FileFilter,
     NotFoundError,
 )
 from skillbox_store.records import utc_now
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant, raises
 
 _LONG_AGO = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -297,3 +300,71 @@ def test_update_execution_of_another_tenant_is_not_found(harness: Harness) -> No
     assert harness.run(call(store.get_execution(owner, running.id))) == running
     harness.run(raises(NotFoundError, store.get_execution(other, running.id)))
     assert harness.run(call(store.list_executions(other))) == []
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+@clause("executions.create.running")
+def test_create_ignores_even_an_unknown_status(harness: Harness) -> None:
+    """create_execution stores running whatever the status passed in, known or not."""
+    store = harness.store
+    tenant = new_tenant()
+    for status in ("success", "paused", ""):
+        sent = Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+            update={"status": status}
+        )
+        stored = harness.run(call(store.create_execution(sent)))
+        assert stored.status == "running", status
+
+
+# -- executions.create.running: a status that only claims to be "running" ------------------
+
+
+class _Impostor(str):
+    """A status whose own comparisons claim it equals "running", whatever its text."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+@clause("executions.create.running")
+def test_create_stores_running_over_a_str_subclass(harness: Harness) -> None:
+    """A status of a str subclass comparing equal to "running" is still replaced."""
+    store = harness.store
+    tenant = new_tenant()
+    sent = Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+        update={"status": _Impostor("success")}
+    )
+    for execution in (
+        harness.run(call(store.create_execution(sent))),
+        *harness.run(call(store.list_executions(tenant))),
+    ):
+        assert (type(execution.status), str.__str__(execution.status)) == (str, "running")
+
+
+# -- executions.list.clamp, files.list.clamp: any limit above the cap -----------------------
+
+
+@clause("executions.list.clamp", "files.list.clamp")
+def test_a_limit_past_64_bits_is_clamped(harness: Harness) -> None:
+    """A limit too big for any integer column is still just taken as the cap."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    execution = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    file = run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    for limit in (2**63, 2**64 + 1):
+        assert run(call(store.list_executions(tenant, limit))) == [execution]
+        wanted = FileFilter(tenant_id=tenant, limit=limit)
+        assert run(call(store.list_files(wanted))) == [file]

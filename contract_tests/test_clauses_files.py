@@ -1,4 +1,4 @@
-"""One targeted test per clause of docs/contract.md §6, files and version chains."""
+"""One targeted test per clause of docs/contract.md, "Files and version chains"."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant, raises
 from skillbox_store import (
     ConflictError,
     Execution,
@@ -20,6 +18,9 @@ from skillbox_store import (
     Store,
 )
 from skillbox_store.records import utc_now
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant, raises
 
 _LONG_AGO = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -611,3 +612,167 @@ def test_list_file_versions_of_missing_file_is_empty(harness: Harness) -> None:
     chain = _chain(harness, owner, 2)
     for tenant, file_id in [(other, chain[0].id), (owner, str(uuid.uuid4())), (owner, "nope")]:
         assert harness.run(call(store.list_file_versions(tenant, file_id))) == []
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+# -- files.update.chain_order: the boundaries ---------------------------------------------
+
+
+@clause("files.update.chain_order")
+def test_update_to_a_neighbours_version_conflicts(harness: Harness) -> None:
+    """A version equal to the parent's or to a child's is refused, and nothing written."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k"))))
+    middle = harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k2", parent_id=head.id, version=2)
+            )
+        )
+    )
+    harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k3", parent_id=middle.id, version=3)
+            )
+        )
+    )
+    for version in (1, 3):
+        harness.run(
+            raises(ConflictError, store.update_file(middle.model_copy(update={"version": version})))
+        )
+        assert harness.run(call(store.get_file(tenant, middle.id))).version == 2
+    # Strictly between the neighbours is not possible here; the unchanged version is.
+    harness.run(call(store.update_file(middle.model_copy(update={"name": "g"}))))
+
+
+# -- files.list.filters: both filters, one of them matching nothing ------------------------
+
+
+@clause("files.list.filters")
+def test_both_filters_with_an_empty_group(harness: Harness) -> None:
+    """Filtering by a session and an execution of which one has no file gives []."""
+    store = harness.store
+    tenant = new_tenant()
+    execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    session = str(uuid.uuid4())
+    harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k", execution_id=execution.id)
+            )
+        )
+    )
+    harness.run(
+        call(store.create_file(File(tenant_id=tenant, name="g", s3_key="k", session_id=session)))
+    )
+    unused_execution = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    for session_id, execution_id in [
+        (str(uuid.uuid4()), execution.id),
+        (session, unused_execution.id),
+    ]:
+        wanted = FileFilter(tenant_id=tenant, session_id=session_id, execution_id=execution_id)
+        assert harness.run(call(store.list_files(wanted))) == [], (session_id, execution_id)
+
+
+# -- files.delete.removes: past the memory backend's ordering blocks -----------------------
+
+_MANY = 600  # more than one of the memory backend's 512-row ordering blocks
+
+
+@clause("files.delete.removes", "order.paging.once")
+def test_delete_among_many_files(harness: Harness) -> None:
+    """Deleting files at both ends and in the middle of a long listing removes just them."""
+    store = harness.store
+    tenant = new_tenant()
+
+    async def create_many() -> list[str]:
+        ids = []
+        # One block: a SQL backend commits once instead of 600 times.
+        async with store.transaction() as tx:
+            for n in range(_MANY):
+                file = await call(tx.create_file(File(tenant_id=tenant, name=f"f{n}", s3_key="k")))
+                ids.append(file.id)
+        return ids
+
+    async def every_file() -> list[str]:
+        listed: list[str] = []
+        while True:
+            page = await call(
+                store.list_files(FileFilter(tenant_id=tenant, limit=200, offset=len(listed)))
+            )
+            listed += [f.id for f in page]
+            if len(page) < 200:
+                return listed
+
+    ids = harness.run(create_many())
+    doomed = [ids[0], ids[1], ids[300], ids[520], ids[_MANY - 1]]
+    for file_id in doomed:
+        harness.run(call(store.delete_file(tenant, file_id)))
+    kept = [file_id for file_id in reversed(ids) if file_id not in doomed]
+    assert harness.run(every_file()) == kept
+
+
+# -- files.version.given: a given content type wins over the head's -----------------------
+
+
+@clause("files.version.given")
+def test_new_version_takes_the_given_name_and_content_type(harness: Harness) -> None:
+    """Given name and content_type are the new version's, not the head's."""
+    store = harness.store
+    tenant = new_tenant()
+    head = harness.run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="a.txt", content_type="text/plain", s3_key="k")
+            )
+        )
+    )
+    new = harness.run(
+        call(
+            store.create_file_version(
+                tenant, head.id, name="b.csv", content_type="text/csv", size_bytes=3, s3_key="k2"
+            )
+        )
+    )
+    assert (new.name, new.content_type) == ("b.csv", "text/csv")
+    assert harness.run(call(store.get_file(tenant, new.id))) == new
+
+
+# -- files.list.empty_filter: "" is no filter ----------------------------------------------
+
+
+@clause("files.list.empty_filter")
+def test_an_empty_filter_id_filters_nothing(harness: Harness) -> None:
+    """session_id or execution_id of "" lists what None lists."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    session = str(uuid.uuid4())
+    files = [
+        run(call(store.create_file(File(tenant_id=tenant, name="f", s3_key="k")))),
+        run(
+            call(
+                store.create_file(File(tenant_id=tenant, name="g", s3_key="k", session_id=session))
+            )
+        ),
+    ]
+    everything = [f.id for f in reversed(files)]
+    for changes in (
+        {"session_id": ""},
+        {"execution_id": ""},
+        {"session_id": "", "execution_id": ""},
+    ):
+        wanted = FileFilter(tenant_id=tenant).model_copy(update=changes)
+        assert [f.id for f in run(call(store.list_files(wanted)))] == everything, changes
+    wanted = FileFilter(tenant_id=tenant).model_copy(
+        update={"session_id": session, "execution_id": ""}
+    )
+    assert [f.id for f in run(call(store.list_files(wanted)))] == [files[1].id]

@@ -1,4 +1,4 @@
-"""One targeted test per clause of docs/contract.md §4, API keys."""
+"""One targeted test per clause of docs/contract.md, "API keys"."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from datetime import datetime
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     AlreadyExistsError,
     AlreadyRevokedError,
@@ -19,6 +17,9 @@ from skillbox_store import (
     hash_key,
 )
 from skillbox_store.records import utc_now
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 
 def _past(moment: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""Targeted tests for docs/contract.md §11, ordering and paging.
+"""Targeted tests for docs/contract.md, "Ordering and paging".
 
 `test_paging.py` proves ``order.paging.once`` and `test_roundtrip.py` proves
 ``order.text.code_point``.
@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant
 from skillbox_store import Execution, File, FileFilter
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant
 
 
 @clause("order.newest.no_ties")

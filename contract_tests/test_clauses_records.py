@@ -1,4 +1,4 @@
-"""Targeted tests for docs/contract.md §2, records and values.
+"""Targeted tests for docs/contract.md, "Records and values".
 
 `test_roundtrip.py` proves ``records.ids.uuid`` and ``records.empty.kept``, and
 `test_records_not_shared.py` proves ``records.in.unchanged`` and ``records.out.detached``.
@@ -11,9 +11,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from pydantic import JsonValue
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
-from skillbox_store import Execution, File, FileFilter, NotFoundError, SkillRecord
+from skillbox_store import (
+    Execution,
+    File,
+    FileFilter,
+    NotFoundError,
+    SkillRecord,
+)
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 _LONG_AGO = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -227,3 +234,154 @@ def test_execution_dumps_as_go_json(harness: Harness) -> None:
     )
     assert (data["output"], data["logs"], data["files_list"]) == ({"ok": True}, "l", ["a"])
     assert data["finished_at"] == "2030-01-01T00:00:00Z"
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+@clause("records.times.instant")
+def test_update_stores_finished_at_in_utc(harness: Harness) -> None:
+    """A finished_at in another offset, given to update_execution, reads back in UTC."""
+    store = harness.store
+    tenant = new_tenant()
+    running = harness.run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    five_east = timezone(timedelta(hours=5))
+    moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=five_east)
+    done = running.model_copy(update={"status": "success", "finished_at": moment})
+    for execution in (
+        harness.run(call(store.update_execution(done))),
+        harness.run(call(store.get_execution(tenant, running.id))),
+    ):
+        assert execution.finished_at == moment
+        assert execution.finished_at is not None
+        assert execution.finished_at.utcoffset() == timedelta(0)
+
+
+# -- records.ids.case_insensitive: an id in upper case names the same record ---------------
+
+
+@clause("records.ids.case_insensitive")
+def test_upper_case_ids_name_the_same_record(harness: Harness) -> None:
+    """Every lookup, change, reference, cursor and filter takes an id's upper-case spelling."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    key = run(call(store.create_key(tenant, "k", new_key_hash())))
+    revoked = run(call(store.revoke_key(tenant, key.id.upper())))
+    assert (revoked.id, revoked.revoked_at is not None) == (key.id, True)
+
+    older = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    execution = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    assert run(call(store.get_execution(tenant, execution.id.upper()))) == execution
+    page = run(call(store.list_executions(tenant, 10, after=execution.id.upper())))
+    assert [e.id for e in page] == [older.id]
+    finished = run(
+        call(
+            store.update_execution(
+                execution.model_copy(update={"id": execution.id.upper(), "status": "success"})
+            )
+        )
+    )
+    assert (finished.id, finished.status) == (execution.id, "success")
+    assert run(call(store.get_execution(tenant, execution.id))).status == "success"
+
+    session = run(call(store.get_or_create_session(tenant, "ext")))
+    assert run(call(store.get_session(tenant, session.id.upper()))) == session
+    assert run(call(store.touch_session(tenant, session.id.upper()))).id == session.id
+
+    head = run(
+        call(
+            store.create_file(
+                File(
+                    tenant_id=tenant,
+                    name="f",
+                    s3_key="k",
+                    session_id=session.id.upper(),
+                    execution_id=execution.id.upper(),
+                )
+            )
+        )
+    )
+    assert (head.session_id, head.execution_id) == (session.id, execution.id)
+    assert run(call(store.get_file(tenant, head.id.upper()))) == head
+    second = run(
+        call(
+            store.create_file(
+                File(tenant_id=tenant, name="f", s3_key="k2", parent_id=head.id.upper(), version=2)
+            )
+        )
+    )
+    assert second.parent_id == head.id
+    third = run(
+        call(store.create_file_version(tenant, second.id.upper(), size_bytes=1, s3_key="k3"))
+    )
+    assert (third.parent_id, third.version) == (second.id, 3)
+    chain = [head.id, second.id, third.id]
+    assert sorted(
+        f.id for f in run(call(store.list_file_versions(tenant, head.id.upper())))
+    ) == sorted(chain)
+
+    renamed = run(
+        call(store.update_file(head.model_copy(update={"id": head.id.upper(), "name": "g"})))
+    )
+    assert (renamed.id, renamed.name) == (head.id, "g")
+    assert run(call(store.get_file(tenant, head.id))).name == "g"
+
+    for wanted in (
+        FileFilter(tenant_id=tenant, session_id=session.id.upper()),
+        FileFilter(tenant_id=tenant, execution_id=execution.id.upper()),
+        FileFilter(
+            tenant_id=tenant, session_id=session.id.upper(), execution_id=execution.id.upper()
+        ),
+    ):
+        assert [f.id for f in run(call(store.list_files(wanted)))] == [head.id], wanted
+    after = FileFilter(tenant_id=tenant, after=third.id.upper())
+    assert [f.id for f in run(call(store.list_files(after)))] == [second.id, head.id]
+    assert [f.id for f in run(call(store.list_session_files(tenant, session.id.upper())))] == [
+        head.id
+    ]
+
+    run(call(store.delete_file(tenant, third.id.upper())))
+    run(raises(NotFoundError, store.get_file(tenant, third.id)))
+
+
+# -- records.out.detached: output, from every method that returns an execution -------------
+
+
+@clause("records.out.detached")
+def test_changing_a_returned_output_changes_nothing_stored(harness: Harness) -> None:
+    """Nested `output` handed out by update, insert, get and list is the caller's own copy."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+
+    def spoil(execution: Execution) -> None:
+        assert isinstance(execution.output, dict)
+        numbers = execution.output["b"]
+        assert isinstance(numbers, list)
+        numbers.append(99)
+        execution.output["c"] = "spoilt"
+
+    running = run(
+        call(store.create_execution(Execution(tenant_id=tenant, skill_name="s", skill_version="1")))
+    )
+    done = running.model_copy(update={"status": "success", "output": {"b": [1]}})
+    spoil(run(call(store.update_execution(done))))
+    inserted = Execution(
+        tenant_id=tenant, skill_name="s", skill_version="1", status="failed", output={"b": [2]}
+    )
+    spoil(run(call(store.insert_execution(inserted))))
+    expected = {e.id: e.output for e in run(call(store.list_executions(tenant)))}
+    assert sorted(expected.values(), key=str) == [{"b": [1]}, {"b": [2]}]
+    for execution_id in expected:
+        spoil(run(call(store.get_execution(tenant, execution_id))))
+    for execution in run(call(store.list_executions(tenant))):
+        spoil(execution)
+    for execution_id, output in expected.items():
+        assert run(call(store.get_execution(tenant, execution_id))).output == output

@@ -1,4 +1,4 @@
-"""One targeted test per clause of docs/contract.md §7, sessions."""
+"""One targeted test per clause of docs/contract.md, "Sessions"."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import time
 import uuid
 from datetime import datetime
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant, raises
 from skillbox_store import File, FileFilter, NotFoundError, Session
 from skillbox_store.records import utc_now
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant, raises
 
 
 def _past(moment: datetime) -> datetime:

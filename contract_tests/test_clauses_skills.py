@@ -1,14 +1,15 @@
-"""One targeted test per clause of docs/contract.md §8, skills."""
+"""One targeted test per clause of docs/contract.md, "Skills"."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant, raises
 from skillbox_store import NotFoundError, SkillRecord
 from skillbox_store.records import utc_now
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant, raises
 
 _LONG_AGO = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
 _FUTURE = datetime(2099, 2, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -1,6 +1,6 @@
-"""Targeted tests for docs/contract.md §1, opening and the store's life.
+"""Targeted tests for docs/contract.md, "Opening and the store's life".
 
-`test_lifecycle.py` proves the rest of §1 (``store.open.forms``,
+`test_lifecycle.py` proves the rest of that section (``store.open.forms``,
 ``store.async_with.closes``, ``store.close.then_raises``).
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import InvalidArgumentError, open_store
 from skillbox_store.urls import url_scheme
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 
 @clause("store.open.scheme")

@@ -1,4 +1,4 @@
-"""Targeted tests for docs/contract.md §9, transactions and concurrency.
+"""Targeted tests for docs/contract.md, "Transactions and concurrency".
 
 `test_lifecycle.py` proves the other ``tx.*`` clauses and `test_concurrency.py` the
 ``concurrency.*`` ones.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import Execution, SkillRecord, Store, StoreError
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 
 async def _seen(store: Store, tenant: str) -> tuple[list[str], list[str], list[str]]:

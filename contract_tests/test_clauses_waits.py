@@ -1,4 +1,6 @@
-"""Targeted tests for docs/contract.md §9: calls that wait for a busy store, or are cancelled.
+"""Targeted tests: calls that wait for a busy store, or are cancelled.
+
+The rules are docs/contract.md's, section "Transactions and concurrency".
 
 The suite opens every store with its default options, so it cannot time a backend's
 wait limit; what it proves on every target is the shape of the outcome. The limits
@@ -10,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant
 from skillbox_store import Execution, Store, UnavailableError
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant
 
 WAITERS = 16
 

@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, assert_from_store, call, new_key_hash, new_tenant
 from skillbox_store import (
     AlreadyExistsError,
     AlreadyFinishedError,
@@ -15,6 +13,9 @@ from skillbox_store import (
     Execution,
     File,
 )
+
+from .clauses import clause
+from .harness import Harness, assert_from_store, call, new_key_hash, new_tenant
 
 T = TypeVar("T")
 

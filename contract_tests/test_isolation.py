@@ -6,9 +6,10 @@ tried once, deterministically, on a record of another tenant.
 
 from __future__ import annotations
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import Execution, File, FileFilter, NotFoundError, SkillRecord
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 
 @clause("errors.scope.not_found")

@@ -1,5 +1,7 @@
-"""The limits of §10 of docs/contract.md: JSON depth and integers, datetimes, indexed
-text, key hashes, exact types; and JSON numbers that must keep their type.
+"""The limits of docs/contract.md, section "Bad input and limits".
+
+JSON depth and integers, datetimes, indexed text, key hashes, exact types, the largest
+page offset; and JSON numbers that must keep their type.
 
 Each refused call goes through `raises` (the error must be the store's own) and is
 followed by a look at the tenant's listings, which must not have changed.
@@ -16,8 +18,6 @@ from typing import Any, Final, TypeVar
 
 from pydantic import JsonValue
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     Execution,
     File,
@@ -31,11 +31,15 @@ from skillbox_store import (
 )
 from skillbox_store.limits import (
     INDEXED_TEXT_MAX_BYTES,
+    INT64_MAX,
     JSON_INT_MAX,
     JSON_INT_MIN,
     JSON_MAX_DEPTH,
     JSON_MAX_VALUES,
 )
+
+from .clauses import clause
+from .harness import Harness, call, message_names, new_key_hash, new_tenant, raises
 
 T = TypeVar("T")
 Call = Callable[[Store], Awaitable[object]]
@@ -533,6 +537,57 @@ FLOATS: Final[list[float]] = [
 ]
 
 
+@clause("input.page.offset_max")
+def test_the_largest_offset_is_an_empty_page(harness: Harness) -> None:
+    """offset=2**63-1 with any limit is [] from both listings; 2**63 is refused."""
+    t = new_tenant()
+    store = harness.store
+    execution = harness.run(call(store.create_execution(_execution(t))))
+    session = harness.run(call(store.get_or_create_session(t, "offset-max")))
+    harness.run(
+        call(
+            store.create_file(
+                File(
+                    tenant_id=t,
+                    session_id=session.id,
+                    execution_id=execution.id,
+                    name="a.txt",
+                    s3_key=f"{t}/a.txt",
+                    size_bytes=1,
+                )
+            )
+        )
+    )
+    filters = {
+        "all": {},
+        "session": {"session_id": session.id},
+        "execution": {"execution_id": execution.id},
+        "both": {"session_id": session.id, "execution_id": execution.id},
+    }
+    # Limits below, at and above each listing's clamp: offset + limit passes 2**63 - 1.
+    for limit in (1, 100, 200, 10**9):
+        for offset in (INT64_MAX - limit + 1, INT64_MAX):
+            label = f"limit={limit} offset={offset}"
+            listed = harness.run(call(store.list_executions(t, limit=limit, offset=offset)))
+            assert listed == [], f"list_executions {label}: {listed}"
+            for name, where in filters.items():
+                wanted = FileFilter(tenant_id=t, limit=limit, offset=offset, **where)
+                files = harness.run(call(store.list_files(wanted)))
+                assert files == [], f"list_files ({name}) {label}: {files}"
+    _refused(
+        harness,
+        t,
+        [
+            ("list_executions offset 2**63", lambda s: s.list_executions(t, offset=2**63)),
+            (
+                "list_files offset 2**63",
+                lambda s: s.list_files(FileFilter(tenant_id=t, offset=2**63)),
+            ),
+        ],
+        naming="offset",
+    )
+
+
 @clause("values.json.same_type")
 def test_json_numbers_keep_their_type(harness: Harness) -> None:
     """Floats of any magnitude stay floats and ints stay ints, nested or not."""
@@ -570,3 +625,177 @@ def _typed(value: object) -> object:
     if isinstance(value, bool | int | float):
         return (type(value).__name__, value)
     return value
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+# -- input.json.*: the same verdicts for a value alone, small, nested and large -------------
+
+# More values than a small value holds and deeper than it nests: a backend may check
+# those two kinds by different code, and the contract holds for both.
+_PAD_VALUES = 300
+_PAD_DEPTH = 12
+
+
+def _json_sizes(inner: Any) -> list[tuple[str, Any]]:
+    """``inner`` alone, in a small list and object, among many values, and deeply nested."""
+    deep: Any = [inner]
+    for _ in range(_PAD_DEPTH):
+        deep = [deep]
+    many = {f"k{n}": n for n in range(_PAD_VALUES)}
+    return [
+        ("alone", inner),
+        ("in a list", [1, inner]),
+        ("after a list", [[0], inner]),
+        # 200 + 60 values: more than a small value holds, but only once inside the list.
+        ("past the budget", [[0] * 200, *([0] * 60), inner]),
+        ("in an object", {"a": inner}),
+        ("after many", [*range(_PAD_VALUES), inner]),
+        ("in a big object", {**many, "x": inner}),
+        ("deep", deep),
+    ]
+
+
+def _json_verdicts(harness: Harness, accepted: list[Any], refused: list[Any]) -> None:
+    """Each value of ``accepted`` reads back equal; each of ``refused`` names its field."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    running = run(call(store.create_execution(base)))
+    wrong: list[str] = []
+    for value in accepted:
+        for label, sized in _json_sizes(value):
+            stored = run(call(store.create_execution(base.model_copy(update={"input": sized}))))
+            if run(call(store.get_execution(tenant, stored.id))).input != sized:
+                wrong.append(f"input {label} {value!r}: read back differently")
+    for value in refused:
+        for label, sized in _json_sizes(value):
+            for field, awaitable in (
+                ("input", store.create_execution(base.model_copy(update={"input": sized}))),
+                ("output", store.update_execution(running.model_copy(update={"output": sized}))),
+            ):
+                error = run(raises(InvalidArgumentError, awaitable))
+                if not message_names(field, str(error)):
+                    wrong.append(f"{field} {label} {value!r}: {error}")
+    assert wrong == []
+
+
+@clause("input.json.integers", "records.json.values", "records.text.exact")
+def test_json_bounds_are_accepted_at_every_size(harness: Harness) -> None:
+    """The extreme integers, empty and non-ASCII text and keys are kept, in any value."""
+    accepted: list[Any] = [
+        JSON_INT_MIN,
+        JSON_INT_MAX,
+        [JSON_INT_MIN, JSON_INT_MAX],
+        "",
+        {"": ""},
+        {"é": "ü"},
+        -1.5,
+        [None, True, False],
+        {"n": None},
+    ]
+    _json_verdicts(harness, accepted, [])
+
+
+@clause("input.json.integers", "errors.invalid.values", "errors.invalid.nul")
+def test_bad_json_is_refused_by_name_at_every_size(harness: Harness) -> None:
+    """Out-of-range ints, NaN, NUL, bad keys and non-JSON objects name the field, any size."""
+    refused: list[Any] = [
+        JSON_INT_MAX + 1,
+        JSON_INT_MIN - 1,
+        float("nan"),
+        float("-inf"),
+        "a\x00b",
+        {"a\x00b": 1},
+        "lone \ud800",
+        {"lone \ud800": 1},
+        {1: "x"},
+        {"ok": 1, None: 2},
+        object(),
+        b"bytes",
+    ]
+    _json_verdicts(harness, [], refused)
+
+
+@clause("input.json.size")
+def test_a_shallow_shared_value_over_the_cap_is_refused(harness: Harness) -> None:
+    """Millions of values made of shared lists or objects are refused at once."""
+    store = harness.store
+    tenant = new_tenant()
+    rows: list[list[Any]] = [[0] * 200, [[]] * 200]
+    # 8,000,000 values three lists deep; 2**61 values in objects sixty deep.
+    values: list[Any] = [[[row] * 200] * 200 for row in rows]
+    shared: Any = {"k": 0}
+    for _ in range(60):
+        shared = {"a": shared, "b": shared}
+    values.append(shared)
+    for huge in values:
+        started = datetime.now(UTC)
+        harness.run(
+            raises(
+                InvalidArgumentError,
+                store.create_execution(
+                    Execution(tenant_id=tenant, skill_name="s", skill_version="1").model_copy(
+                        update={"input": huge}
+                    )
+                ),
+            )
+        )
+        assert datetime.now(UTC) - started < timedelta(seconds=30)
+
+
+def _nest(depth: int, inner: Any) -> Any:
+    """``inner`` inside ``depth`` lists of one item."""
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+@clause("input.json.depth")
+def test_depth_counts_shared_lists_where_they_are_used(harness: Harness) -> None:
+    """A list used twice is as deep as its deepest use: 64 in all is kept, 65 refused."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    # x is 60 deep and y 61; each is used first near the top, then deeper down.
+    x = _nest(JSON_MAX_DEPTH - 5, [0] * 300)
+    y = [x]
+    for extra in (0, 1):
+        for value in ([x, _nest(3 + extra, x)], [x, y, _nest(2 + extra, y)]):
+            sent = base.model_copy(update={"input": value})
+            if extra == 0:
+                stored = run(call(store.create_execution(sent)))
+                assert run(call(store.get_execution(tenant, stored.id))).input == value
+            else:
+                error = run(raises(InvalidArgumentError, store.create_execution(sent)))
+                assert message_names("input", str(error)), error
+
+
+@clause("input.json.size")
+def test_exactly_the_cap_is_kept_however_it_is_reached(harness: Harness) -> None:
+    """1,000,000 values are kept and one more refused, however the count gets there."""
+    store = harness.store
+    tenant = new_tenant()
+    run = harness.run
+    base = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+    shared = [0] * 10  # 11 values each time it is used
+    at_cap: list[Any] = [
+        [None] * (JSON_MAX_VALUES - 1),  # the list, then its last value
+        {"a": 0, "rows": [None] * (JSON_MAX_VALUES - 3)},  # ends as the inner list closes
+        [*([0] * (JSON_MAX_VALUES - 23)), shared, shared],  # ends with a list seen before
+    ]
+    for value in at_cap:
+        stored = run(call(store.create_execution(base.model_copy(update={"input": value}))))
+        assert run(call(store.get_execution(tenant, stored.id))).input == value
+    # One value more, passing the cap at a plain value, or at a list seen before.
+    over_cap: list[Any] = [
+        [[0, 0], *([0] * (JSON_MAX_VALUES - 3))],
+        [*([0] * (JSON_MAX_VALUES - 22)), shared, shared],
+    ]
+    for value in over_cap:
+        sent = base.model_copy(update={"input": value})
+        error = run(raises(InvalidArgumentError, store.create_execution(sent)))
+        assert message_names("input", str(error)), error

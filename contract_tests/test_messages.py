@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
+    AlreadyExistsError,
+    AlreadyFinishedError,
+    AlreadyRevokedError,
+    ConflictError,
     Execution,
     File,
     FileFilter,
@@ -23,6 +25,9 @@ from skillbox_store import (
     StoreError,
 )
 from skillbox_store.errors import OUTER_STORE_IN_TRANSACTION
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 _MISSING = str(uuid.UUID(int=0x5EED))
 
@@ -155,3 +160,57 @@ def test_the_outer_store_inside_a_block_reads_alike(harness: Harness) -> None:
         return messages
 
     assert harness.run(inside()) == [OUTER_STORE_IN_TRANSACTION, OUTER_STORE_IN_TRANSACTION]
+
+
+@clause("errors.messages.uniform")
+def test_conflicts_read_alike(harness: Harness) -> None:
+    """Each `ConflictError` of the contract has one text, whichever backend finds it.
+
+    Written out here, not taken from `skillbox_store.errors`' helpers, so that a helper
+    reworded on purpose shows up as a change of the contract.
+    """
+    tenant = new_tenant()
+    store = harness.store
+
+    async def conflicts() -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        key_hash = new_key_hash()
+        key = await call(store.create_key(tenant, "k", key_hash))
+        taken = await raises(AlreadyExistsError, store.create_key(tenant, "k2", key_hash))
+        found.append((str(taken), "an API key with this hash already exists"))
+        await call(store.revoke_key(tenant, key.id))
+        revoked = await raises(AlreadyRevokedError, store.revoke_key(tenant, key.id))
+        found.append((str(revoked), f"API key {key.id!r} is already revoked"))
+
+        running = Execution(tenant_id=tenant, skill_name="s", skill_version="1")
+        execution = await call(store.create_execution(running))
+        done = execution.model_copy(update={"status": "success"})
+        await call(store.update_execution(done))
+        finished = await raises(AlreadyFinishedError, store.update_execution(done))
+        found.append(
+            (str(finished), f"execution {execution.id!r} already finished with status 'success'")
+        )
+
+        # The chain: head v1 <- middle v3 <- tail v5.
+        head = await call(store.create_file(_file(tenant)))
+        middle = await call(store.create_file(_file(tenant, parent_id=head.id, version=3)))
+        tail = await call(store.create_file(_file(tenant, parent_id=middle.id, version=5)))
+        low = await raises(ConflictError, store.create_file(_file(tenant, parent_id=middle.id)))
+        found.append((str(low), "version 1 must be greater than the parent's (3)"))
+        used = _file(tenant, parent_id=head.id, version=5)
+        in_chain = await raises(ConflictError, store.create_file(used))
+        found.append((str(in_chain), "version 5 is already in the file's chain"))
+        misplaced = (
+            "version {v} does not fit the file's chain: it must be unused there, greater "
+            "than the parent's and smaller than every child's"
+        )
+        for file, version in [(tail, 1), (tail, 2), (head, 4)]:
+            moved = file.model_copy(update={"version": version})
+            error = await raises(ConflictError, store.update_file(moved))
+            found.append((str(error), misplaced.format(v=version)))
+        parent = await raises(ConflictError, store.delete_file(tenant, middle.id))
+        found.append((str(parent), f"file {middle.id!r} is the parent of a later version"))
+        return found
+
+    for message, expected in harness.run(conflicts()):
+        assert message == expected

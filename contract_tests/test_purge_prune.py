@@ -1,15 +1,14 @@
-"""Purging a tenant and pruning its old executions (`docs/contract.md` §12)."""
+"""Purging a tenant and pruning its old executions (docs/contract.md, "Purge and prune")."""
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant, raises
 from skillbox_store import (
     APIKey,
     Execution,
@@ -22,6 +21,9 @@ from skillbox_store import (
     SkillRecord,
     Store,
 )
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant, raises
 
 _CUTOFF = datetime(2024, 6, 1, tzinfo=UTC)
 _OLD = _CUTOFF - timedelta(days=30)
@@ -345,3 +347,45 @@ def test_prune_refuses_naive_time(harness: Harness) -> None:
     harness.run(raises(InvalidArgumentError, store.prune_executions(tenant, None)))  # type: ignore[arg-type]
     harness.run(raises(InvalidArgumentError, store.prune_executions("", _CUTOFF)))
     assert harness.run(_ids(store, tenant)) == [old.id]
+
+
+# -- Sharper tests of the same clauses, written to kill mutants (EQUIVALENT_MUTANTS.md) ----
+
+
+# -- purge.tenant.removes_all: a purged tenant starts again from nothing -------------------
+
+
+@clause("purge.tenant.removes_all")
+def test_purged_tenant_can_be_used_again(harness: Harness) -> None:
+    """After purge_tenant, the same tenant id writes and lists records as a new tenant."""
+    store = harness.store
+    tenant = new_tenant()
+
+    async def one_of_each(label: str) -> None:
+        await call(store.create_key(tenant, label, hashlib.sha256(label.encode()).hexdigest()))
+        execution = await call(
+            store.create_execution(Execution(tenant_id=tenant, skill_name=label, skill_version="1"))
+        )
+        await call(
+            store.create_file(
+                File(tenant_id=tenant, name=label, s3_key="k", execution_id=execution.id)
+            )
+        )
+        await call(store.get_or_create_session(tenant, label))
+        await call(store.upsert_skill(SkillRecord(tenant_id=tenant, name=label, version="1")))
+
+    async def names() -> list[list[str]]:
+        return [
+            [k.name for k in await call(store.list_keys(tenant))],
+            [e.skill_name for e in await call(store.list_executions(tenant))],
+            [f.name for f in await call(store.list_files(FileFilter(tenant_id=tenant)))],
+            [s.name for s in await call(store.list_skills(tenant))],
+        ]
+
+    harness.run(one_of_each(f"old-{tenant}"))
+    harness.run(call(store.purge_tenant(tenant)))
+    assert harness.run(names()) == [[], [], [], []]
+    harness.run(one_of_each(f"new-{tenant}"))
+    assert harness.run(names()) == [[f"new-{tenant}"]] * 4
+    session = harness.run(call(store.get_session_by_external_id(tenant, f"new-{tenant}")))
+    assert session.external_id == f"new-{tenant}"

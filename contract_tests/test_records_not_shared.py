@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_tenant
 from skillbox_store import Execution, File, SkillRecord
+
+from .clauses import clause
+from .harness import Harness, call, new_tenant
 
 
 @clause("records.in.unchanged")

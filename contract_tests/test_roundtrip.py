@@ -13,9 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from contract_tests.clauses import clause
-from contract_tests.harness import Harness, call, new_key_hash, new_tenant
-from contract_tests.strategies import (
+from skillbox_store import Execution, File, FileFilter, SkillRecord
+
+from .clauses import clause
+from .harness import Harness, call, new_key_hash, new_tenant
+from .strategies import (
     STATUSES,
     aware_datetimes,
     json_values,
@@ -23,7 +25,6 @@ from contract_tests.strategies import (
     required_text,
     text,
 )
-from skillbox_store import Execution, File, FileFilter, SkillRecord
 
 executions = st.builds(
     Execution,

@@ -16,13 +16,14 @@ from hypothesis import Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from contract_tests import checks
-from contract_tests import operations as ops
-from contract_tests.harness import Harness, call, new_tenant
-from contract_tests.model import Model, Row
-from contract_tests.operations import Context, Operation
-from contract_tests.profiles import ACTIVE, STATEFUL_SHRINK_SECONDS
 from skillbox_store import FileFilter, Store
+
+from . import checks
+from . import operations as ops
+from .harness import Harness, call, new_tenant
+from .model import Model, Row
+from .operations import Context, Operation
+from .profiles import ACTIVE, STATEFUL_SHRINK_SECONDS
 
 
 class _Rollback(Exception):

@@ -27,6 +27,7 @@ from skillbox_store.errors import (
 from skillbox_store.keys import generate_key, hash_key
 
 if TYPE_CHECKING:
+    from skillbox_store.adopt import AdoptionReport, adopt_go_database
     from skillbox_store.open import available_schemes, open_store
     from skillbox_store.records import (
         EXECUTION_STATUSES,
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 # help, and a program that only needs the errors, should not pay. The names above
 # under TYPE_CHECKING are what type checkers see; keep the two lists in step.
 _LAZY: Final = {
+    "AdoptionReport": "skillbox_store.adopt",
+    "adopt_go_database": "skillbox_store.adopt",
     "available_schemes": "skillbox_store.open",
     "open_store": "skillbox_store.open",
     "EXECUTION_STATUSES": "skillbox_store.records",
@@ -79,6 +82,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "EXECUTION_STATUSES",
     "APIKey",
+    "AdoptionReport",
     "AlreadyExistsError",
     "AlreadyFinishedError",
     "AlreadyRevokedError",
@@ -97,6 +101,7 @@ __all__ = [
     "Store",
     "StoreError",
     "UnavailableError",
+    "adopt_go_database",
     "available_schemes",
     "generate_key",
     "hash_key",

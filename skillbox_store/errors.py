@@ -22,9 +22,16 @@ __all__ = [
     "SchemaOutdatedError",
     "StoreError",
     "UnavailableError",
+    "already_finished",
+    "already_revoked",
+    "hash_taken",
     "not_found",
     "not_in_listing",
     "shown",
+    "still_a_parent",
+    "version_misplaced",
+    "version_not_above_parent",
+    "version_taken",
 ]
 
 
@@ -141,3 +148,62 @@ def not_in_listing(tenant_id: object, record: str, after: object) -> NotFoundErr
     ``tenant 'acme' has no execution '8c0e…' to list after``.
     """
     return not_found(tenant_id, f"{record} {shown(after)} to list after")
+
+
+# -- the ConflictError family: one text each, whichever backend found the conflict --------
+
+
+def hash_taken() -> AlreadyExistsError:
+    """Return the `AlreadyExistsError` of `create_key` with a hash that is stored already.
+
+    The hash is not repeated: it identifies a key across tenants.
+    """
+    return AlreadyExistsError("an API key with this hash already exists")
+
+
+def already_revoked(key_id: object) -> AlreadyRevokedError:
+    """Return the `AlreadyRevokedError` of revoking a revoked key.
+
+    ``API key '8c0e…' is already revoked``.
+    """
+    return AlreadyRevokedError(f"API key {shown(key_id)} is already revoked")
+
+
+def already_finished(execution_id: object, status: object) -> AlreadyFinishedError:
+    """Return the `AlreadyFinishedError` of updating an execution that is not `running`.
+
+    ``execution '…' already finished with status 'success'``.
+    """
+    return AlreadyFinishedError(
+        f"execution {shown(execution_id)} already finished with status {shown(status)}"
+    )
+
+
+def version_taken(version: object) -> ConflictError:
+    """Return the `ConflictError` of a new file whose version its parent's chain uses."""
+    return ConflictError(f"version {shown(version)} is already in the file's chain")
+
+
+def version_not_above_parent(version: object, parent_version: object) -> ConflictError:
+    """Return the `ConflictError` of a new file whose version is not above its parent's."""
+    return ConflictError(
+        f"version {shown(version)} must be greater than the parent's ({shown(parent_version)})"
+    )
+
+
+def version_misplaced(version: object) -> ConflictError:
+    """Return the `ConflictError` of `update_file` moving a version out of its chain's order.
+
+    One text for the three ways (used in the chain, not above the parent's, not below a
+    child's): PostgreSQL decides all three in one statement and cannot tell them apart
+    without another round trip, and the caller's remedy is the same.
+    """
+    return ConflictError(
+        f"version {shown(version)} does not fit the file's chain: it must be unused there, "
+        "greater than the parent's and smaller than every child's"
+    )
+
+
+def still_a_parent(file_id: object) -> ConflictError:
+    """Return the `ConflictError` of deleting a file that a later version names as parent."""
+    return ConflictError(f"file {shown(file_id)} is the parent of a later version")

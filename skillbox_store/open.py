@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
     from skillbox_store.store import Store
+    from skillbox_store.telemetry.settings import TelemetrySetting
 
 __all__ = ["ENTRY_POINT_GROUP", "StoreFactory", "available_schemes", "open_store"]
 
@@ -101,9 +102,15 @@ async def _check_schema(store: Store, url: str) -> None:
         raise SchemaOutdatedError(found, needed, url)
 
 
-async def _open(url: str, migrate: bool, check_schema: bool, options: dict[str, Any]) -> Store:
+async def _open(
+    url: str, migrate: bool, check_schema: bool, telemetry: object, options: dict[str, Any]
+) -> Store:
+    from skillbox_store import telemetry as otel
     from skillbox_store.store import Store
 
+    # Decided before opening, so a bad setting opens nothing; None leaves the store
+    # unwrapped: off costs nothing per call (skillbox_store.telemetry.settings).
+    wanted = otel.resolve(telemetry)
     factory = _factory_for(url)
     store = await factory(url, migrate=migrate, **options)
     if not isinstance(store, Store):
@@ -117,7 +124,7 @@ async def _open(url: str, migrate: bool, check_schema: bool, options: dict[str, 
         except BaseException:
             await store.close()
             raise
-    return store
+    return store if wanted is None else otel.instrument(store, url, wanted)
 
 
 _HOW_TO_OPEN: Final = (
@@ -134,19 +141,25 @@ class _OpeningStore:
     error that says what to write instead of Python's bare protocol error.
     """
 
-    __slots__ = ("_check_schema", "_migrate", "_options", "_store", "_url")
+    __slots__ = ("_check_schema", "_migrate", "_options", "_store", "_telemetry", "_url")
 
     def __init__(
-        self, url: str, migrate: bool, check_schema: bool, options: dict[str, Any]
+        self,
+        url: str,
+        migrate: bool,
+        check_schema: bool,
+        telemetry: object,
+        options: dict[str, Any],
     ) -> None:
         self._url = url
         self._migrate = migrate
         self._check_schema = check_schema
+        self._telemetry = telemetry
         self._options = options
         self._store: Store | None = None
 
     def _open(self) -> Awaitable[Store]:
-        return _open(self._url, self._migrate, self._check_schema, self._options)
+        return _open(self._url, self._migrate, self._check_schema, self._telemetry, self._options)
 
     def __await__(self) -> Generator[Any, None, Store]:
         return self._open().__await__()
@@ -185,7 +198,12 @@ class _OpeningStore:
 
 
 def open_store(
-    url: str, *, migrate: bool = True, check_schema: bool = True, **options: Any
+    url: str,
+    *,
+    migrate: bool = True,
+    check_schema: bool = True,
+    telemetry: TelemetrySetting = None,
+    **options: Any,
 ) -> _OpeningStore:
     """Open the store that ``url`` names; migrate its schema first unless told not to.
 
@@ -196,12 +214,19 @@ def open_store(
     ``check_schema=False``, which opens it anyway for tools that inspect or migrate the
     schema itself (only `ping`, `schema_version` and `close` are then safe to call).
 
+    ``telemetry`` turns OpenTelemetry spans and metrics on (``True``, or a
+    `skillbox_store.telemetry.Telemetry` with settings) or off (``False``); by default
+    the environment decides (``SKILLBOX_STORE_TELEMETRY``: on when an SDK is
+    configured). Off, the store returned is the backend's own, at no cost per call; see
+    docs/observability.md.
+
     Raises:
         InvalidArgumentError: the URL is malformed, its scheme is unknown (the message
-            lists the installed ones), or an option is not the backend's.
+            lists the installed ones), an option is not the backend's, or telemetry
+            is asked for without ``opentelemetry-api`` installed.
         UnavailableError: the database cannot be reached.
         MigrationError: the schema cannot be brought to this version;
             `SchemaOutdatedError` (a `MigrationError`) when ``migrate=False`` finds it
             behind, naming the versions and the command that migrates it.
     """
-    return _OpeningStore(url, migrate, check_schema, options)
+    return _OpeningStore(url, migrate, check_schema, telemetry, options)

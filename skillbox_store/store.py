@@ -22,6 +22,14 @@ Rules that hold for every method:
 * "Newest first" is reverse creation order with no ties, even for records created in the
   same transaction or the same microsecond. Text sorts by Unicode code point.
 * After `close`, every method raises `StoreError`.
+* Creates are retry-safe when the caller chooses the id: `create_key`,
+  `create_execution`, `insert_execution`, `create_file` and `create_file_version` take a
+  keyword-only ``id``. Sent again with the same ``id`` and the same request, a create
+  writes nothing and returns the record the first call stored, so a call that failed
+  ambiguously (`UnavailableError` while a primary fails over: it may have committed) can
+  simply be repeated. The same ``id`` with a different request is `AlreadyExistsError`.
+  Ids are scoped by tenant like everything else: another tenant's record with that id is
+  not seen, and the call creates the caller's own record under it.
 * No driver exception ever escapes: failures to reach the database are
   `UnavailableError`.
 """
@@ -52,14 +60,23 @@ class Store(Protocol):
 
     # -- API keys -----------------------------------------------------------------------
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
         """Store a new API key for a tenant and return it with its id and `created_at`.
 
+        ``id`` is the key's id, chosen by the caller so that the call may be repeated
+        (see the module's rules); by default the store chooses one. When the tenant has a
+        key with this ``id``, the call writes nothing and returns that key as it is now
+        (revoked or not) if its name and hash are the ones given.
+
         Raises:
-            AlreadyExistsError: a key with this hash exists, for any tenant.
+            AlreadyExistsError: a key with this hash exists, for any tenant; or the
+                tenant's key with this ``id`` has another name or hash.
             InvalidArgumentError: ``key_hash`` is not what `hash_key` returns (lowercase
-                hex, 64 to 512 characters: a plaintext ``sk-…`` key above all), or
-                another argument is empty, too long or holds a NUL character.
+                hex, 64 to 512 characters: a plaintext ``sk-…`` key above all), ``id``
+                is not a UUID, or another argument is empty, too long or holds a NUL
+                character.
         """
         ...
 
@@ -106,22 +123,32 @@ class Store(Protocol):
 
     # -- Executions ---------------------------------------------------------------------
 
-    async def create_execution(self, execution: Execution) -> Execution:
+    async def create_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
         """Store a new execution with status ``running``, whatever status was passed.
 
-        The store chooses `id` and `created_at`; every other field is kept as given.
+        The store chooses `created_at`, and `id` unless the caller passes ``id`` (the
+        record's own `id` field is ignored either way); every other field is kept as
+        given. Repeated with the same ``id`` and the same fields, the call writes
+        nothing and returns the execution the first call stored, equal in every field.
 
         Raises:
+            AlreadyExistsError: the tenant has an execution with this ``id`` whose
+                fields differ from the ones given (it was made by another request, or
+                has been updated since).
             InvalidArgumentError: a field breaks the rules (empty `tenant_id`,
                 `skill_name` or `skill_version`, NUL characters, negative
-                `duration_ms`, a naive `finished_at`, `input`/`output` not JSON).
+                `duration_ms`, a naive `finished_at`, `input`/`output` not JSON), or
+                ``id`` is not a UUID.
         """
         ...
 
-    async def insert_execution(self, execution: Execution) -> Execution:
+    async def insert_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
         """Store a new execution keeping the caller's status; otherwise as `create_execution`.
 
+        A repeat with the same ``id`` matches only with the same status too.
+
         Raises:
+            AlreadyExistsError: as for `create_execution`.
             InvalidArgumentError: as for `create_execution`, or a status outside
                 `EXECUTION_STATUSES`.
         """
@@ -172,19 +199,25 @@ class Store(Protocol):
 
     # -- Files and version chains -------------------------------------------------------
 
-    async def create_file(self, file: File) -> File:
-        """Store a new file; the store chooses `id`, `created_at` and `updated_at`.
+    async def create_file(self, file: File, *, id: str | None = None) -> File:
+        """Store a new file; the store chooses `created_at`, `updated_at` and `id`.
+
+        ``id``, when given, is the new file's id instead (the record's own `id` field is
+        ignored either way). Repeated with the same ``id`` and the same fields, the call
+        writes nothing and returns the file the first call stored, equal in every field.
 
         A file with a `parent_id` joins its parent's version chain: its `version` must
         be greater than the parent's and unused in the chain.
 
         Raises:
+            AlreadyExistsError: the tenant has a file with this ``id`` whose fields differ
+                from the ones given (made by another request, or updated since).
             NotFoundError: `parent_id` or `execution_id` names no record of this tenant.
             ConflictError: the version is not greater than the parent's, or is already
                 used in the chain.
             InvalidArgumentError: a field breaks the rules (empty `tenant_id`, `name` or
                 `s3_key`, negative `size_bytes`, `version` < 1, a `session_id` that is
-                not a UUID, NUL characters).
+                not a UUID, NUL characters), or ``id`` is not a UUID.
         """
         ...
 
@@ -255,6 +288,7 @@ class Store(Protocol):
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
         """Append a new version to the chain that ``file_id`` belongs to, and return it.
 
@@ -264,10 +298,17 @@ class Store(Protocol):
         given; `tenant_id`, `session_id` and `execution_id` are inherited always.
         Atomic: concurrent calls on one chain get distinct, consecutive versions.
 
+        ``id``, when given, is the new version's id. Repeated with the same ``id`` and
+        arguments, the call appends nothing and returns the version the first call
+        created, with the version number it got then, however many were appended since.
+
         Raises:
             NotFoundError: the tenant has no file with this id.
-            InvalidArgumentError: ``s3_key`` empty, ``size_bytes`` negative, or another
-                argument breaks the rules.
+            AlreadyExistsError: the tenant has a file with this ``id`` that is not a
+                version of this chain, or whose `size_bytes`, `s3_key` or (when given)
+                `name` or `content_type` differ.
+            InvalidArgumentError: ``s3_key`` empty, ``size_bytes`` negative, ``id`` not a
+                UUID, or another argument breaks the rules.
         """
         ...
 
@@ -288,7 +329,8 @@ class Store(Protocol):
         """Return the tenant's session with this external id, creating it if needed.
 
         Always sets `last_accessed_at` to now. Atomic: any number of concurrent calls
-        with the same pair return the same session.
+        with the same pair return the same session. Retry-safe as it is: the external id
+        is the caller's key for the session, so a repeat never creates a second one.
 
         Raises:
             InvalidArgumentError: an argument is empty or holds a NUL character.

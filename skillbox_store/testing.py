@@ -24,9 +24,14 @@ Which store: ``--skillbox-store-url URL``, else ``$SKILLBOX_STORE_TEST_URL``, el
 * ``postgresql://…`` (or ``postgres://…``): a new schema on that server, dropped after
   the test;
 * ``postgresql+throwaway://``: the same, on a private throwaway PostgreSQL cluster
-  started for the session (``initdb``/``pg_ctl`` on ``PATH``, as the project's own
-  tests do: `contract_tests.postgres_server`);
+  started for the session (``initdb``/``pg_ctl`` from ``PATH`` or
+  ``/usr/lib/postgresql/*/bin``, as the project's own tests do:
+  `skillbox_store.testing_postgres`);
 * any other scheme (a third-party backend): the URL as given.
+
+A store that cannot be opened, or a PostgreSQL server that cannot be reached, fails
+the test in one line, password masked, with no traceback (whose frames would show the
+connection string among their arguments).
 
 The data helpers (`add_tenant_with_key`, `add_execution`, `add_session_with_files`)
 are coroutines that work with any store and any of the fixtures.
@@ -40,15 +45,17 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, Final, NoReturn, TypeVar
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from skillbox_store.errors import StoreError
 from skillbox_store.keys import generate_key
 from skillbox_store.open import open_store
 from skillbox_store.records import APIKey, Execution, File, Session
 from skillbox_store.store import Store
+from skillbox_store.testing_postgres import PostgresUnavailable, provide_postgres
 from skillbox_store.urls import redact_url, url_scheme
 
 __all__ = [
@@ -114,50 +121,146 @@ def _with_schema(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _drop_schema(server_url: str, schema: str) -> None:
+class _MaskedURL(str):
+    """A store URL whose repr masks its password.
+
+    pytest prints the arguments of a failing test (``skillbox_store_url = '…'``) and
+    assertion operands by their repr; the URL itself is unchanged for everything else.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact_url(self))
+
+
+def _secrets(url: str) -> set[str]:
+    """The password of ``url``, as written and percent-decoded, if it has one."""
+    parts = urlsplit(url)
+    found = {parts.password or ""}
+    found |= {v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "password"}
+    return {form for secret in found for form in (secret, unquote(secret)) if form}
+
+
+def _scrub(text: str, url: str) -> str:
+    """Return ``text`` with every URL redacted and ``url``'s password masked anywhere.
+
+    The backends redact their messages already; this is the plugin's own guarantee,
+    for a third-party backend or a driver message that quotes its connection string.
+    """
+    text = redact_url(text)
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _fail(message: str, url: str) -> NoReturn:
+    """Fail the test with ``message`` (secrets of ``url`` masked) and no traceback.
+
+    Called outside any ``except`` block, so that no chained driver error, with its
+    connection string among the frame's arguments, follows the message.
+    """
+    __tracebackhide__ = True
+    pytest.fail(_scrub(message, url), pytrace=False)
+
+
+def _server_error(server_url: str) -> str | None:
+    """Why the PostgreSQL server of ``server_url`` cannot be reached, or None if it can."""
+    __tracebackhide__ = True
     # Imported here: psycopg is only needed, and maybe only installed, for PostgreSQL.
+    import psycopg
+
+    try:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=10):
+            return None
+    except psycopg.Error as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+_SERVERS = pytest.StashKey[dict[str, str | None]]()
+"""Per session, each PostgreSQL server URL's `_server_error`: asked once, not per test."""
+
+
+def _check_server(config: pytest.Config, server_url: str) -> None:
+    """Fail the test, in one line without secrets, if the server cannot be reached."""
+    __tracebackhide__ = True
+    known = config.stash.setdefault(_SERVERS, {})
+    if server_url not in known:
+        known[server_url] = _server_error(server_url)
+    error = known[server_url]
+    if error is not None:
+        _fail(f"skillbox-store test store: cannot reach {server_url}: {error}", server_url)
+
+
+def _drop_schema(server_url: str, schema: str) -> None:
+    """Drop the test's schema; fail the test's teardown in one line if that fails."""
+    __tracebackhide__ = True
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    error = None
+    try:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    except psycopg.Error as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    if error is not None:
+        _fail(f"skillbox-store test store: cannot drop schema {schema}: {error}", server_url)
 
 
 @pytest.fixture(scope="session")
 def _skillbox_throwaway_postgres() -> Iterator[str]:
     """The URL of a throwaway PostgreSQL cluster, started on first use, once a session."""
-    from contract_tests.postgres_server import PostgresUnavailable, provide_postgres
-
     try:
         with provide_postgres() as url:
             yield url
+            return
     except PostgresUnavailable as exc:
-        pytest.fail(f"{THROWAWAY_POSTGRES}: no PostgreSQL server: {exc}", pytrace=False)
+        error = str(exc)
+    pytest.fail(f"{THROWAWAY_POSTGRES}: no PostgreSQL server: {error}", pytrace=False)
 
 
 @pytest.fixture
 def skillbox_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL naming a fresh, empty store, for this test alone (see the module's doc)."""
+    """A URL naming a fresh, empty store, for this test alone (see the module's doc).
+
+    A PostgreSQL server that cannot be reached fails the test at setup, in one line
+    with the password masked; the URL's repr masks its password too.
+    """
     base = _base_url(request.config)
     if base == THROWAWAY_POSTGRES:
         base = request.getfixturevalue("_skillbox_throwaway_postgres")
     scheme = url_scheme(base)
     if scheme == "sqlite" and not base.endswith("/:memory:"):
-        yield f"sqlite:///{tmp_path / 'skillbox.db'}"
+        yield _MaskedURL(f"sqlite:///{tmp_path / 'skillbox.db'}")
     elif scheme in _POSTGRES_SCHEMES:
         server, _ = _split_schema(base)
+        _check_server(request.config, server)
         schema = f"skillbox_test_{uuid.uuid4().hex[:16]}"
         try:
-            yield _with_schema(server, schema)
+            yield _MaskedURL(_with_schema(server, schema))
         finally:
             _drop_schema(server, schema)
     else:
-        yield base
+        yield _MaskedURL(base)
 
 
 async def _open_fresh(skillbox_store_url: str) -> AsyncIterator[Store]:
-    async with open_store(skillbox_store_url) as store:
+    store = await _open_or_fail(skillbox_store_url)
+    try:
         yield store
+    finally:
+        await store.close()
+
+
+async def _open_or_fail(url: str) -> Store:
+    """Open the store at ``url``; if it cannot be opened, fail the test in one line."""
+    __tracebackhide__ = True
+    try:
+        return await open_store(url)
+    except StoreError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    _fail(f"skillbox-store test store: cannot open {url}: {error}", url)
 
 
 def _async_fixture() -> Callable[[Callable[..., Any]], Any]:
@@ -187,7 +290,12 @@ class StoreRunner:
     def __init__(self, url: str) -> None:
         self._runner = asyncio.Runner()
         self.url = url
-        self.store: Store = self._runner.run(_opened(url))
+        try:
+            self.store: Store = self._runner.run(_opened(url))
+        except BaseException:
+            # No store to close, but the loop: the caller gets no runner to close.
+            self._runner.close()
+            raise
 
     def run(self, awaitable: Awaitable[_T]) -> _T:
         """Run ``awaitable`` (a store call, a helper, any coroutine) and return its result."""
@@ -212,11 +320,21 @@ async def _awaited(awaitable: Awaitable[_T]) -> _T:
 @pytest.fixture
 def skillbox_store_runner(skillbox_store_url: str) -> Iterator[StoreRunner]:
     """A `StoreRunner`: a fresh store and a loop to drive it, for synchronous tests."""
-    runner = StoreRunner(skillbox_store_url)
+    runner = _runner_or_fail(skillbox_store_url)
     try:
         yield runner
     finally:
         runner.close()
+
+
+def _runner_or_fail(url: str) -> StoreRunner:
+    """A `StoreRunner` on ``url``; if the store cannot be opened, fail the test in one line."""
+    __tracebackhide__ = True
+    try:
+        return StoreRunner(url)
+    except StoreError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    _fail(f"skillbox-store test store: cannot open {url}: {error}", url)
 
 
 # -- data helpers -------------------------------------------------------------------------

@@ -27,15 +27,10 @@ def redact_url(url: str) -> str:
     except ValueError:
         # An unparsable netloc may still hold "user:secret@": cut everything before "@".
         return re.sub(r"//[^/@]*@", "//***@", text)
-    if parts.password is None:
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return text
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{user}:***@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    # Only the password goes: every host and port of a multi-host URL
+    # (``h1:5432,h2:5433``) stays, as written, for the reader to know which servers.
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))

@@ -52,8 +52,10 @@ class Wrapper:
     def _own(self, tenant_id: str, record_id: str) -> None:
         self.owners[record_id] = tenant_id
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
-        key = await self.inner.create_key(tenant_id, name, key_hash)
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
+        key = await self.inner.create_key(tenant_id, name, key_hash, id=id)
         self._own(tenant_id, key.id)
         return key
 
@@ -69,11 +71,11 @@ class Wrapper:
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         return await self.inner.revoke_key(tenant_id, key_id)
 
-    async def create_execution(self, execution: Execution) -> Execution:
-        return await self.inner.create_execution(execution)
+    async def create_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        return await self.inner.create_execution(execution, id=id)
 
-    async def insert_execution(self, execution: Execution) -> Execution:
-        return await self.inner.insert_execution(execution)
+    async def insert_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        return await self.inner.insert_execution(execution, id=id)
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
         return await self.inner.get_execution(tenant_id, execution_id)
@@ -86,8 +88,8 @@ class Wrapper:
     async def update_execution(self, execution: Execution) -> Execution:
         return await self.inner.update_execution(execution)
 
-    async def create_file(self, file: File) -> File:
-        return await self.inner.create_file(file)
+    async def create_file(self, file: File, *, id: str | None = None) -> File:
+        return await self.inner.create_file(file, id=id)
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
         return await self.inner.get_file(tenant_id, file_id)
@@ -113,6 +115,7 @@ class Wrapper:
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
         return await self.inner.create_file_version(
             tenant_id,
@@ -121,6 +124,7 @@ class Wrapper:
             content_type=content_type,
             size_bytes=size_bytes,
             s3_key=s3_key,
+            id=id,
         )
 
     async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
@@ -258,8 +262,10 @@ class FinishTwice(Wrapper):
 class EmptyNameAccepted(Wrapper):
     """Bad input: an empty key name is stored as "unnamed" instead of refused."""
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
-        return await super().create_key(tenant_id, name or "unnamed", key_hash)
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
+        return await super().create_key(tenant_id, name or "unnamed", key_hash, id=id)
 
 
 class DriverErrorEscapes(Wrapper):
@@ -278,7 +284,7 @@ class UploadKeepsTime(Wrapper):
         return stored.model_copy(update={"uploaded_at": record.uploaded_at})
 
 
-# -- Breaks of single clauses the suite used to miss (issue 10) --------------------------
+# -- Breaks of single clauses the suite used to miss ---------------------------------------
 
 
 class TouchKeepsTime(Wrapper):
@@ -337,6 +343,7 @@ class VersionTypeNotInherited(Wrapper):
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
         return await self.inner.create_file_version(
             tenant_id,
@@ -345,6 +352,7 @@ class VersionTypeNotInherited(Wrapper):
             content_type="application/octet-stream" if content_type is None else content_type,
             size_bytes=size_bytes,
             s3_key=s3_key,
+            id=id,
         )
 
 

@@ -12,7 +12,7 @@ from psycopg import sql
 # Registers and loads the Hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci|nightly) that
 # the contract suite uses too, so one variable governs every Hypothesis test.
 import contract_tests.profiles  # noqa: F401
-from contract_tests.postgres_server import PostgresUnavailable, provide_postgres
+from skillbox_store.testing_postgres import PostgresUnavailable, provide_postgres
 
 
 @pytest.fixture(scope="session")

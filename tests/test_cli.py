@@ -587,6 +587,26 @@ def test_console_script_and_help() -> None:
     assert "SKILLBOX_STORE_URL" in help_text
     assert "Exit status" in help_text
     assert "6 schema not migrated" in help_text
+    assert "130 interrupted" in help_text
+
+
+def test_ctrl_c_anywhere_exits_130_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Ctrl-C is not a store error (exit 1 before issue 18): exit 130, one line."""
+    import skillbox_store.cli.keys
+    from skillbox_store.cli import main
+
+    def interrupted(*_args: object, **_kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skillbox_store.cli.keys, "run", interrupted)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    with pytest.raises(SystemExit) as exited:
+        main(["--url", url, "keys", "list", "--tenant", "acme"])
+    assert exited.value.code == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["skillbox-store: interrupted: stopped by Ctrl-C"]
 
 
 # -- a schema behind the code --------------------------------------------------------------

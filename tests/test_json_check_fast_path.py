@@ -1,6 +1,6 @@
-"""The small-value path of the JSON check decides exactly as the full walk (issue 13).
+"""The small-value path of the JSON check decides exactly as the full walk.
 
-`validation._check_json` first tries `_check_small_json`, a plain recursion for small,
+`json_values.check_json` first tries `_check_small_json`, a plain recursion for small,
 shallow values (what almost every ``input``/``output`` is); the full walk bounds huge and
 self-sharing values. Both must accept and refuse the same values, with the same message.
 """
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skillbox_store import validation
 from skillbox_store.errors import InvalidArgumentError
 from skillbox_store.limits import JSON_MAX_DEPTH
+from skillbox_store.validation import json_values
 
 _SCALARS = st.one_of(
     st.none(),
@@ -38,7 +38,7 @@ _VALUES = st.recursive(
 
 def _outcome(value: object) -> str:
     try:
-        validation._check_json("input", value)
+        json_values.check_json("input", value)
     except InvalidArgumentError as exc:
         return f"refused: {exc}"
     return "accepted"
@@ -50,7 +50,7 @@ def test_small_path_decides_as_the_full_walk(value: object) -> None:
     """Any value, good or bad, small or past the small path's bounds: same outcome."""
     with_small_path = _outcome(value)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(validation, "_SMALL_JSON_VALUES", 0)
+        patch.setattr(json_values, "_SMALL_JSON_VALUES", 0)
         full_walk = _outcome(value)
     assert with_small_path == full_walk
 

@@ -1,4 +1,4 @@
-"""The memory backend looks listings up instead of scanning the tenant (issue 13).
+"""The memory backend looks listings up instead of scanning the tenant.
 
 The proof is not a timing: every row a listing reads goes through its partition's dict,
 which the tests swap for one that counts reads. A filtered or keyset page must read the

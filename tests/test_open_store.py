@@ -146,6 +146,11 @@ def test_entry_point_that_fails_to_load(plugin_backend: str) -> None:
         ),
         ("host=db password='s 3cret' user=app", "host=db password=*** user=app"),
         ("postgresql://app:s3cret@[::1]:5432/x", "postgresql://app:***@[::1]:5432/x"),
+        # A multi-host (failover) URL keeps every host and port.
+        (
+            "postgresql://app:s3cret@h1:5432,h2:5433/x?target_session_attrs=read-write",
+            "postgresql://app:***@h1:5432,h2:5433/x?target_session_attrs=read-write",
+        ),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:

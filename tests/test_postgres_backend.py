@@ -15,7 +15,7 @@ import pytest
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-import contract_tests.postgres_server as server
+import skillbox_store.testing_postgres as server
 from skillbox_store import (
     InvalidArgumentError,
     StoreError,
@@ -24,6 +24,7 @@ from skillbox_store import (
 )
 from skillbox_store.backends.postgres import PostgresStore
 from skillbox_store.keys import hash_key
+from skillbox_store.migrations import latest_version
 from skillbox_store.records import Execution, File
 
 pytestmark = pytest.mark.postgres
@@ -233,7 +234,7 @@ def test_store_on_a_callers_pool_neither_migrates_nor_closes_it(
         try:
             store = PostgresStore(pool, schema=pg_schema)
             assert store.pool is pool
-            assert await store.schema_version() == 1
+            assert await store.schema_version() == latest_version()
             key = await store.create_key("t", "k", hash_key("owned"))
             await store.close()
             with pytest.raises(StoreError):

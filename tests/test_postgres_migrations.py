@@ -82,7 +82,7 @@ def test_rerun_applies_nothing(postgres_url: str, pg_schema: str) -> None:
 
 
 def test_migrate_false_leaves_a_fresh_schema_alone(postgres_url: str, pg_schema: str) -> None:
-    # Opening refuses a schema behind the code (issue 11) and changes nothing.
+    # Opening refuses a schema behind the code (SchemaOutdatedError) and changes nothing.
     with pytest.raises(MigrationError, match="version 0"):
         run(_open_and_version(postgres_url, migrate=False, schema=pg_schema))
     assert _tables(postgres_url, pg_schema) == set()

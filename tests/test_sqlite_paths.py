@@ -1,8 +1,8 @@
 """SQLite paths are literal, bad ones are refused clearly, and unit faults say what they are.
 
-Issue 9, items 6 (a path starting with ``file:`` was taken as a URI), 12 (bad paths
-raised builtin exceptions) and 13 (any ``ValueError`` in a unit of work was reported as
-"the connection is closed").
+Each once went wrong: a path starting with ``file:`` was taken as a URI, bad paths
+raised builtin exceptions, and any ``ValueError`` in a unit of work was reported as "the
+connection is closed".
 """
 
 from __future__ import annotations

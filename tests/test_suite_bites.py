@@ -45,6 +45,9 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 
+SUITE_PACKAGE = "skillbox_store_contract_tests"
+"""The installed name of the suite (``contract_tests/`` in the checkout)."""
+
 REPORT_WITHIN = 60.0
 """Seconds within which the dev profile must report any single broken clause."""
 
@@ -139,7 +142,7 @@ def _suite(plugin_path: Path, cwd: Path, scheme: str, profile: str, *pytest_args
     command = [
         sys.executable,
         "-m",
-        "contract_tests",
+        SUITE_PACKAGE,
         "--store-url",
         f"{scheme}://",
         "-q",
@@ -200,6 +203,10 @@ def test_break_is_named_within_a_minute(dev_runs: dict[str, Future[Run]], name: 
     # Exit 1 is "tests failed"; 2-5 would mean the run itself went wrong.
     assert run.returncode == 1, run
     assert f"broken clause {BROKEN_CLAUSE[name]}" in run.output.replace(",", " "), run
+    # Once: not the original error and then a BrokenClause chained to it.
+    assert "direct cause of the following exception" not in run.output, run
+    # With the clause's text, from the contract installed with the suite.
+    assert f"  {BROKEN_CLAUSE[name]}: " in run.output, run
     assert run.seconds < REPORT_WITHIN, run
 
 
@@ -217,7 +224,7 @@ def test_machine_catches_break(plugin_path: Path, tmp_path: Path, name: str) -> 
 
 def _main(cwd: Path, env: dict[str, str], *args: str, prelude: str = "") -> Run:
     code = f"{prelude}import runpy, sys; sys.argv[1:] = {list(args)!r}; "
-    code += "runpy.run_module('contract_tests', run_name='__main__', alter_sys=True)"
+    code += f"runpy.run_module({SUITE_PACKAGE!r}, run_name='__main__', alter_sys=True)"
     return _run([sys.executable, "-c", code], cwd, env, timeout=120)
 
 
@@ -231,6 +238,23 @@ def test_unknown_scheme_is_one_usage_error(plugin_path: Path, tmp_path: Path) ->
     assert "installed schemes: memory://" in errors[0], run
     assert "broken-none://" in errors[0], run
     assert "pw" not in errors[0], run
+
+
+def test_other_pytest_plugins_stay_out_of_the_one_line_error(
+    plugin_path: Path, tmp_path: Path
+) -> None:
+    """With every warning an error, a wrong URL is still one line and exit code 4.
+
+    ``python -m`` loads no pytest plugin but Hypothesis's: pytest-asyncio (installed
+    here, a dev dependency) warns at configure from 1.4 on when its loop scope is unset,
+    which printed ahead of the error and, as an error, stopped the run (INTERNALERROR).
+    """
+    env = _env(plugin_path, "dev", PYTHONWARNINGS="error")
+    run = _main(tmp_path, env, "--store-url", "redis://host/0")
+    assert run.returncode == 4, run
+    errors = [line for line in run.output.splitlines() if line.strip()]
+    assert len(errors) == 1, run
+    assert "redis://" in errors[0], run
 
 
 @pytest.mark.parametrize("wanted", ["memory,bogus", "memory,redis://host/0", " , "])
@@ -264,7 +288,7 @@ def test_environment_names_plugged_backend_by_url(plugin_path: Path, tmp_path: P
 
 
 def test_without_pytest_says_what_to_install(plugin_path: Path, tmp_path: Path) -> None:
-    """With pytest not importable, ``python -m contract_tests`` says what to install."""
+    """With pytest not importable, ``python -m skillbox_store_contract_tests`` says so."""
     blocked = "import sys; sys.modules['pytest'] = None; "
     run = _main(tmp_path, _env(plugin_path, "dev"), "--store-url", "memory://", prelude=blocked)
     assert run.returncode == 4, run

@@ -6,13 +6,25 @@ plugin enabled (pytester, in-process), and checks the outcome.
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
 import psycopg
 import pytest
 
+import skillbox_store
+
 pytest_plugins = ["pytester"]
+
+# pytester's in-process runs drop the modules they imported when they end. This process
+# has imported part of skillbox_store already (tests/conftest.py starts PostgreSQL with
+# skillbox_store.testing_postgres), and the package keeps the names it imports lazily
+# (`Execution`, `Store`) in its own globals: a run that imported `skillbox_store.records`
+# would leave the package naming classes the next run's modules no longer use. Every
+# lazy name is loaded here, before any run, so that runs import none of them.
+for _name in skillbox_store.__all__:
+    getattr(skillbox_store, _name)
 
 _CONFTEST = 'pytest_plugins = ["skillbox_store.testing"]\n'
 
@@ -44,7 +56,8 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run pytest in the test project; pytest-asyncio, when loaded, told its loop scope."""
     options = ["-p", "no:cacheprovider", *args]
     if "no:asyncio" not in args:
-        # Else pytest-asyncio warns that the default will change.
+        # An application's project sets it, or pytest-asyncio warns that the default
+        # will change (ours is in pyproject.toml, which the test project does not see).
         options += ["-o", "asyncio_default_fixture_loop_scope=function"]
     return pytester.runpytest(*options)
 
@@ -180,3 +193,120 @@ def test_the_documented_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(_CONFTEST)
     pytester.makepyfile(test_example=example)
     _run(pytester).assert_outcomes(passed=1)
+
+
+# -- a store that cannot be had: one clear error per test, and no password -----------------
+
+_PASSWORD = "s3cret-pw"
+
+# One test per fixture: each must fail once, at setup, and never show the password.
+_EVERY_FIXTURE = """
+    import pytest
+
+    def test_url(skillbox_store_url):
+        pass
+
+    def test_runner(skillbox_store_runner):
+        pass
+
+    @pytest.mark.asyncio
+    async def test_store(skillbox_store):
+        pass
+"""
+
+
+def _refused_port() -> int:
+    """A loopback port nothing listens on (free a moment ago): connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _one_error_each(result: pytest.RunResult, reason: str) -> None:
+    result.assert_outcomes(errors=3)
+    output = result.stdout.str() + result.stderr.str()
+    assert _PASSWORD not in output, output
+    # At setup only: no second, raw driver error from the schema's teardown.
+    assert output.count("ERROR at setup of") == 3, output
+    assert "ERROR at teardown" not in output, output
+    assert "Traceback" not in output, output
+    assert "psycopg.OperationalError" not in output, output
+    assert output.count(reason) == 3, output
+
+
+def test_an_unreachable_server_is_one_error_without_the_password(
+    pytester: pytest.Pytester,
+) -> None:
+    """Setup fails once per test, in one line that masks the password; no teardown error."""
+    _project(pytester, _EVERY_FIXTURE)
+    url = f"postgresql://app:{_PASSWORD}@127.0.0.1:{_refused_port()}/db"
+    result = _run(pytester, "--skillbox-store-url", url, "-p", "asyncio", "--tb=long", "-l")
+    _one_error_each(result, "skillbox-store test store: cannot reach postgresql://app:***@")
+
+
+def test_a_store_that_cannot_open_is_one_error_without_the_password(
+    pytester: pytest.Pytester,
+) -> None:
+    """A URL the backend refuses fails each opening fixture once, password masked."""
+    _project(
+        pytester,
+        """
+        import pytest
+
+        def test_runner(skillbox_store_runner):
+            pass
+
+        @pytest.mark.asyncio
+        async def test_store(skillbox_store):
+            pass
+
+        def test_a_runner_that_cannot_open_closes_its_loop(monkeypatch):
+            import asyncio
+
+            from skillbox_store.testing import StoreRunner
+
+            closed = []
+            close = asyncio.Runner.close
+            monkeypatch.setattr(
+                asyncio.Runner, "close", lambda runner: closed.append(close(runner))
+            )
+            with pytest.raises(Exception, match="memory store URL"):
+                StoreRunner("memory://nowhere")
+            assert closed == [None]
+        """,
+    )
+    url = f"memory://app:{_PASSWORD}@host?password={_PASSWORD}"
+    result = _run(pytester, "--skillbox-store-url", url, "-p", "asyncio", "--tb=long", "-l")
+    result.assert_outcomes(errors=2, passed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert _PASSWORD not in output, output
+    assert output.count("skillbox-store test store: cannot open memory://app:***@") == 2, output
+    assert "InvalidArgumentError" in output, output
+    assert "Traceback" not in output, output
+
+
+def test_a_failing_test_shows_the_url_masked(pytester: pytest.Pytester) -> None:
+    """pytest prints a failing test's arguments: the URL's repr hides its password.
+
+    (An assertion that compares the URL itself still shows a diff of its text: the test
+    asked for it.)
+    """
+    _project(
+        pytester,
+        f"""
+        def test_fails(skillbox_store_url):
+            assert not "the test's own failure"
+
+        def test_is_the_url(skillbox_store_url):
+            assert skillbox_store_url == "broken-none://u:{_PASSWORD}@host"
+            assert str(skillbox_store_url) == skillbox_store_url
+        """,
+    )
+    # A scheme no backend serves: the plugin hands third-party URLs out as given.
+    url = f"broken-none://u:{_PASSWORD}@host"
+    result = _run(pytester, "--skillbox-store-url", url, "--tb=long")
+    result.assert_outcomes(failed=1, passed=1)
+    output = result.stdout.str()
+    assert _PASSWORD not in output, output
+    assert "broken-none://u:***@host" in output, output

@@ -1,8 +1,9 @@
-"""The shared bad-input rules: one module, so every backend refuses the same things."""
+"""The shared bad-input rules: one package, so every backend refuses the same things."""
 
 from __future__ import annotations
 
 import enum
+import inspect
 import math
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
@@ -13,6 +14,7 @@ from skillbox_store.errors import InvalidArgumentError, NotFoundError
 from skillbox_store.keys import generate_key
 from skillbox_store.limits import INDEXED_TEXT_MAX_BYTES, JSON_INT_MAX, JSON_INT_MIN, JSON_MAX_DEPTH
 from skillbox_store.records import Execution, File, FileFilter, SkillRecord
+from skillbox_store.store import Store
 
 GOOD_ID = "0b6d1f2e-7c1a-4c1e-9a43-3f1f8b2f9a10"
 
@@ -171,7 +173,7 @@ def test_wrong_record_types_are_invalid_arguments() -> None:
         check.check_file(execution())  # type: ignore[arg-type]
 
 
-# -- The limits of §10 (docs/contract.md) -------------------------------------------------
+# -- The limits of docs/contract.md, "Bad input and limits" -------------------------------
 
 
 def nested(depth: int) -> object:
@@ -363,3 +365,30 @@ def test_messages_never_run_the_callers_code_nor_grow_with_the_value() -> None:
         check.check_execution(execution(status=Unprintable()), keep_status=True)
     with pytest.raises(InvalidArgumentError, match="session_id"):
         check.check_file(file(session_id="y" * 10_000_000))
+
+
+def test_a_misspelt_text_field_fails_loudly() -> None:
+    """A field named by a string that is no `Text` member is a bug, not a field without rules."""
+    with pytest.raises(ValueError, match="'tenantid' is not a text field"):
+        check.check_text("tenantid", "acme")
+    assert check.check_text(check.Text.TENANT_ID, "acme") == "acme"
+    # The string form still brings the field's rules.
+    with pytest.raises(InvalidArgumentError, match="key_hash must be the hex digest"):
+        check.check_text("key_hash", "sk-not-a-hash")
+
+
+# The Protocol's methods that take no argument to check.
+_UNCHECKED = {"ping", "schema_version", "close", "transaction"}
+
+
+def test_every_store_method_has_one_check_with_its_parameters() -> None:
+    """`check.<method>` exists for each `Store` method and takes the method's parameters."""
+    methods = [
+        name
+        for name, _ in inspect.getmembers(Store, inspect.isfunction)
+        if not name.startswith("_") and name not in _UNCHECKED
+    ]
+    assert len(methods) == 30
+    for name in methods:
+        wanted = [p for p in inspect.signature(getattr(Store, name)).parameters if p != "self"]
+        assert list(inspect.signature(getattr(check, name)).parameters) == wanted, name

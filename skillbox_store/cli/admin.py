@@ -11,11 +11,14 @@ import click
 
 from skillbox_store.cli.output import emit_details, emit_json
 from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
+from skillbox_store.errors import MigrationError
 from skillbox_store.stats import Estimate, StoreStats
 from skillbox_store.urls import redact_url, url_scheme
 
 if TYPE_CHECKING:
+    from skillbox_store.backends.postgres.rls import RlsState
     from skillbox_store.store import Store
+    from skillbox_store.telemetry.pool import PoolHealth
 
 __all__ = ["migrate", "status"]
 
@@ -23,14 +26,22 @@ __all__ = ["migrate", "status"]
 @click.command()
 # Not named "url": the --url option of `store_options` owns that name.
 @click.argument("target_url", required=False, metavar="[URL]")
+@click.option(
+    "--distribute",
+    is_flag=True,
+    default=False,
+    help="Then, on a Citus coordinator, distribute the tables by tenant (idempotent).",
+)
 @store_options
 @pass_settings
-def migrate(settings: Settings, target_url: str | None) -> None:
+def migrate(settings: Settings, target_url: str | None, distribute: bool) -> None:
     """Apply the schema migrations the store is missing.
 
     Prints the schema version before and after. URL, when given, is the store to
     migrate (the same as --url). Safe to run from many processes at once: the backends
-    migrate under a lock, so the work is done once.
+    migrate under a lock, so the work is done once. With --distribute, a PostgreSQL
+    store on a Citus coordinator then has api_keys made a reference table and the other
+    tables distributed on tenant_id, co-located; a table laid out so already is left.
     """
     if target_url is not None:
         settings.url = target_url
@@ -45,6 +56,21 @@ def migrate(settings: Settings, target_url: str | None) -> None:
         click.echo(f"schema version {after}: up to date ({shown})")
     else:
         click.echo(f"schema version {before} -> {after} ({shown})")
+    if distribute:
+        placed = run(settings, _distribute, migrate=False)
+        if settings.json:
+            emit_json({"url": shown, "distributed": placed})
+        else:
+            for table, layout, action in placed:
+                click.echo(f"{table}: {layout} ({action})")
+
+
+async def _distribute(store: Store) -> list[tuple[str, str, str]]:
+    # Only the PostgreSQL store has it, and it is no part of the Store contract.
+    distribute = getattr(store, "distribute", None)
+    if distribute is None:
+        raise MigrationError("--distribute needs a PostgreSQL store on a Citus coordinator")
+    return [(p.table, p.layout, p.action) for p in await distribute()]
 
 
 async def _schema_version(store: Store) -> int:
@@ -57,6 +83,9 @@ class _Health:
     ping_ms: float
     schema_version: int
     counts: dict[str, int] | None
+    pool: PoolHealth | None = None
+    # Row-level security as the store found it (PostgreSQL only).
+    rls: RlsState | None = None
 
 
 async def _health(store: Store, *, exact: bool) -> _Health:
@@ -67,7 +96,12 @@ async def _health(store: Store, *, exact: bool) -> _Health:
     # Counts need the tables: a store that was never migrated has none to count.
     counts = await _counts(store, exact=exact) if version else None
     implementation = f"{type(store).__module__}.{type(store).__qualname__}"
-    return _Health(implementation, ping_ms, version, counts)
+    # Issue 23: the connection pool's health, for a store that has a pool (PostgreSQL).
+    from skillbox_store.telemetry.pool import pool_health
+
+    pool = await pool_health(store)
+    rls = getattr(store, "row_level_security", None)
+    return _Health(implementation, ping_ms, version, counts, pool, rls)
 
 
 async def _counts(store: Store, *, exact: bool) -> dict[str, int] | None:
@@ -100,7 +134,9 @@ def status(settings: Settings, exact: bool) -> None:
     Changes nothing: the store is opened without migrating. Exits with 4 when the
     database cannot be reached, so it also serves as a health check. On PostgreSQL a
     table of 100,000 rows or more shows the planner's estimate, as ``~1,000,000``,
-    instead of being scanned; --exact counts it.
+    instead of being scanned; --exact counts it. A store with a connection pool
+    (PostgreSQL) also shows the server's version and the pool: connections open, in use
+    and idle, callers waiting, requests and their waits, errors since it opened.
     """
     from skillbox_store.migrations import latest_version
 
@@ -125,6 +161,15 @@ def status(settings: Settings, exact: bool) -> None:
                     for table, count in (health.counts or {}).items()
                     if isinstance(count, Estimate)
                 ],
+                "pool": None if health.pool is None else health.pool.as_json(),
+                "row_level_security": None
+                if health.rls is None
+                else {
+                    "mode": health.rls.mode,
+                    "enforced": health.rls.enforced,
+                    "bypassed": health.rls.bypassed,
+                    "effective": health.rls.effective,
+                },
             }
         )
         return
@@ -140,7 +185,27 @@ def status(settings: Settings, exact: bool) -> None:
         fields.append(("counts", "no tables yet (run: skillbox-store migrate)"))
     else:
         fields.append(("counts", "not supported by this backend"))
+    if health.pool is not None:
+        fields.extend(_pool_fields(health.pool))
+    if health.rls is not None:
+        fields.append(("row-level security", health.rls.describe()))
     emit_details(fields)
+
+
+def _pool_fields(pool: PoolHealth) -> list[tuple[str, object]]:
+    """The pool's lines of `status` (issue 23): server, connections, waits, errors."""
+    errors = ", ".join(f"{kind} {count}" for kind, count in pool.errors.items())
+    return [
+        ("server version", pool.server_version),
+        (
+            "pool",
+            f"{pool.size} open ({pool.in_use} in use, {pool.idle} idle), "
+            f"min {pool.min_size}, max {pool.max_size}",
+        ),
+        ("pool waiting", pool.waiting),
+        ("pool requests", f"{pool.requests} ({pool.waited} waited, {pool.wait_ms} ms in all)"),
+        ("pool errors", f"{pool.errors_total} since open ({errors})"),
+    ]
 
 
 def _schema_note(version: int, latest: int) -> str:

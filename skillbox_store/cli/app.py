@@ -24,7 +24,7 @@ _EPILOG: Final = """\b
 Exit status: 0 success; 1 other store error (a failed migration); 2 invalid input or
 usage; 3 not found (keys check: unknown key); 4 database unavailable; 5 conflict
 (revoking a revoked key; keys check: revoked key); 6 schema not migrated (with
---no-migrate; run: skillbox-store migrate URL).
+--no-migrate; run: skillbox-store migrate URL); 130 interrupted (Ctrl-C).
 """
 
 
@@ -62,6 +62,7 @@ _COMMANDS: Final = {
     "import": LazyCommand(
         "skillbox_store.cli.data:import_", "Replay an export (FILE, or stdin) into the store."
     ),
+    "adopt": LazyCommand("skillbox_store.cli.adopt:adopt", "Adopt a Go database in place."),
 }
 
 
@@ -115,6 +116,16 @@ def _usage_line(exc: click.UsageError) -> CommandError:
     return CommandError(message, ExitCode.INVALID, "usage")
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Tell whether ``exc`` was caused by Ctrl-C, directly or down its chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def main(args: list[str] | None = None) -> None:
     """Run the command line and exit with its status; the console script's entry point."""
     try:
@@ -129,9 +140,17 @@ def main(args: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo(f"{PROG_NAME}: aborted", err=True)
-        sys.exit(ExitCode.ERROR)
+    except click.Abort as exc:
+        # Click turns Ctrl-C (and end of input at a prompt) into Abort, keeping the
+        # original as the cause or the context. An interrupt is not a store error: it
+        # exits as a shell reports SIGINT, so scripts can tell the two apart.
+        if _interrupted(exc):
+            CommandError("stopped by Ctrl-C", ExitCode.INTERRUPTED, "interrupted").show()
+            sys.exit(ExitCode.INTERRUPTED)
+        CommandError(
+            "no answer: end of input at the prompt", ExitCode.INVALID, "invalid input"
+        ).show()
+        sys.exit(ExitCode.INVALID)
     # Without standalone mode, click returns the code of an explicit exit (--help,
     # `keys check`) and None when a command simply finished.
     sys.exit(status_code if isinstance(status_code, int) else ExitCode.OK)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import click
@@ -230,12 +230,22 @@ _DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def _duration(_ctx: click.Context | None, _param: click.Parameter | None, value: str) -> timedelta:
-    """Parse ``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` into a timedelta."""
+    """Parse ``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` into a timedelta.
+
+    An age reaching back before the year 1 is refused with the longest one that does
+    not: the cutoff is a `datetime`, which cannot go further back.
+    """
     number, unit = value[:-1], value[-1:]
-    if unit not in _DURATION_UNITS or not number.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+    if unit not in _DURATION_UNITS or not (number.isascii() and number.isdigit()):
         raise click.BadParameter(
             f"{value!r} is not a duration: a whole number and one of s, m, h, d, w (30d)"
         )
+    now = datetime.now(UTC)
+    longest = (now - datetime.min.replace(tzinfo=UTC)).days
+    # Compared as digits first: int() of thousands of digits is refused by Python itself.
+    if len(number) > 15 or int(number) * _DURATION_UNITS[unit] > longest * 86400:
+        raise click.BadParameter(f"{value!r} reaches back before the year 1: at most {longest}d")
     return timedelta(seconds=int(number) * _DURATION_UNITS[unit])
 
 
@@ -262,9 +272,14 @@ def prune_executions(settings: Settings, tenant: str, older_than: timedelta) -> 
 
     cutoff = utc_now() - older_than
     report = run(settings, lambda store: store.prune_executions(tenant, cutoff))
-    if not settings.json:
-        click.echo(f"finished before {text(cutoff)}:")
-    emit_report(settings, report, "removed")
+    if settings.json:
+        # The whole RetentionReport, the same document as `tenants purge --json`.
+        emit_report(settings, report, "removed")
+        return
+    # Only what prune can touch: the other tables' counts are always zero here.
+    click.echo(f"finished before {text(cutoff)}:")
+    click.echo(f"executions: {report.executions} removed")
+    click.echo(f"executions kept because a file names them: {report.kept_referenced}")
 
 
 def _execution_fields(e: Execution) -> list[tuple[str, object]]:
@@ -300,7 +315,7 @@ def files() -> None:
     "--session",
     "session_id",
     metavar="ID",
-    help="Only files of this session (its internal id, as `sessions show` prints it).",
+    help="Only files of this session: its id, as `sessions show` prints it, or its external id.",
 )
 @click.option("--execution", "execution_id", metavar="ID", help="Only files of this execution.")
 @click.option(
@@ -338,10 +353,14 @@ def list_files(
     """
     from skillbox_store.records import FileFilter
 
+    session: list[str] = []
+
     async def page(store: Store, after: str | None, limit: int, offset: int) -> list[File]:
+        if session_id is not None and not session:
+            session.append(await _session_id(store, tenant, session_id))
         wanted = FileFilter(
             tenant_id=tenant,
-            session_id=session_id,
+            session_id=session[0] if session else None,
             execution_id=execution_id,
             limit=limit,
             offset=offset,
@@ -361,6 +380,28 @@ def list_files(
         row=_file_row,
         empty="no files match",
     )
+
+
+async def _session_id(store: Store, tenant: str, given: str) -> str:
+    """Return the id of the session ``given`` names: its id, else its external id.
+
+    Files name their session by id, but an operator knows a session by the external id
+    the caller chose (``sess-1``), the one `sessions show` takes: both are accepted,
+    the id first (it is what `sessions show` prints).
+
+    Raises:
+        NotFoundError: the tenant has no session by either name.
+    """
+    from skillbox_store.errors import NotFoundError
+
+    try:
+        return (await store.get_session(tenant, given)).id
+    except NotFoundError:
+        pass
+    try:
+        return (await store.get_session_by_external_id(tenant, given)).id
+    except NotFoundError:
+        raise not_found(tenant, f"session {shown(given)} (by id or external id)") from None
 
 
 @files.command("versions")

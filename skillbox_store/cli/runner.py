@@ -71,6 +71,8 @@ class ExitCode(IntEnum):
     """The write contradicts what is stored (revoked twice...); `keys check`: revoked."""
     SCHEMA_OUTDATED = 6
     """The schema is behind this code and ``--no-migrate`` kept it so: run ``migrate``."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C): 128 + SIGINT, as a shell reports a process the signal ended."""
 
 
 # Most specific first: AlreadyRevokedError and its kin are ConflictErrors.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = ["emit_report", "tenants"]
 
+_TABLES: Final = ("api_keys", "executions", "files", "sessions", "skills")
+
 
 def emit_report(settings: Settings, report: RetentionReport, verb: str) -> None:
     """Print what a purge or prune removed: counts per table, then the files' s3 keys."""
     if settings.json:
         emit_json(report.model_dump(mode="json"))
         return
-    for table in ("api_keys", "executions", "files", "sessions", "skills"):
+    for table in _TABLES:
         click.echo(f"{table}: {getattr(report, table)} {verb}")
     if report.kept_referenced:
         click.echo(f"executions kept because a file names them: {report.kept_referenced}")
@@ -63,9 +65,25 @@ def purge(settings: Settings, tenant: str, yes: bool) -> None:
                 ExitCode.INVALID,
                 "usage",
             )
-        click.confirm(
-            f"Delete every record of tenant {text(tenant)} from {redact_url(settings.url)}?",
-            abort=True,
-        )
+        if not _confirmed(
+            f"Delete every record of tenant {text(tenant)} from {redact_url(settings.url)}?"
+        ):
+            # The operator's "no" is an answer, not a failure: exit 0.
+            click.echo("nothing purged")
+            return
     report = run(settings, lambda store: store.purge_tenant(tenant))
     emit_report(settings, report, "removed")
+    if not settings.json and not any(getattr(report, table) for table in _TABLES):
+        # Most often a typo in --tenant: say so rather than succeed silently.
+        click.echo(f"nothing matched: tenant {text(tenant)} has no records in this store")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask ``question``; end of input (Ctrl-D) is a "no", Ctrl-C still interrupts."""
+    try:
+        return click.confirm(question)
+    except click.Abort as exc:
+        if isinstance(exc.__context__, EOFError):
+            click.echo("", err=True)
+            return False
+        raise

@@ -8,7 +8,7 @@ from typing import Final
 
 import pytest
 
-from contract_tests.postgres_server import PostgresUnavailable, PrivateServer, private_server
+from skillbox_store.testing_postgres import PostgresUnavailable, PrivateServer, private_server
 
 
 @pytest.fixture(scope="module")

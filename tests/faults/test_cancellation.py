@@ -1,4 +1,4 @@
-"""Tasks cancelled mid-write and mid-block, hundreds of times, on every backend (issue 9).
+"""Tasks cancelled mid-write and mid-block, hundreds of times, on every backend.
 
 Afterwards, on each backend:
 

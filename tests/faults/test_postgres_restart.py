@@ -15,9 +15,9 @@ from typing import Final
 
 import pytest
 
-from contract_tests.postgres_server import PrivateServer
 from skillbox_store import Store, UnavailableError, open_store
 from skillbox_store.records import Execution
+from skillbox_store.testing_postgres import PrivateServer
 
 pytestmark = pytest.mark.postgres
 

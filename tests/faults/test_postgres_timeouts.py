@@ -1,8 +1,8 @@
 """PostgreSQL calls that used to hang or wait too long, timed: each fails within its limit.
 
-A self-deadlocking block (issue 9, item 1), reads that waited twice ``timeout`` for a
-busy pool (item 3), schema names and URLs refused before any I/O (items 4, 12, 14), and
-the other waits of opening: connecting and another process's migrations.
+A self-deadlocking block, reads that once waited twice ``timeout`` for a busy pool,
+schema names and URLs refused before any I/O, and the other waits of opening:
+connecting and another process's migrations.
 """
 
 from __future__ import annotations
@@ -183,7 +183,11 @@ def test_every_call_gives_up_within_timeout_when_no_connection_is_free(
 def test_a_write_waiting_on_another_blocks_row_lock_gives_up_within_lock_timeout(
     postgres_url: str, pg_schema: str, lock_timeout: float | None
 ) -> None:
-    """Another task's open block holds the row: the write gives up, the block goes on."""
+    """Another task's open block holds the row: the write gives up, the block goes on.
+
+    By default the call's ``timeout`` ends the wait (the store cancels the statement);
+    a ``lock_timeout`` given bounds it on the server, in the waiter's own block.
+    """
     options: dict[str, Any] = {"timeout": TIMEOUT}
     if lock_timeout is not None:
         options["lock_timeout"] = lock_timeout
@@ -202,10 +206,17 @@ def test_a_write_waiting_on_another_blocks_row_lock_gives_up_within_lock_timeout
                     held.set()
                     await release.wait()
 
+            async def wait_in_block() -> None:
+                async with store.transaction() as tx:
+                    await tx.update_execution(finished)
+
             holder = asyncio.create_task(hold())
             await held.wait()
             try:
-                outcome = await _timed(store.update_execution(finished))
+                if lock_timeout is None:
+                    outcome = await _timed(store.update_execution(finished))
+                else:
+                    outcome = await _timed(wait_in_block())
             finally:
                 release.set()
                 await holder

@@ -1,4 +1,4 @@
-"""SQLite calls that waited k × ``busy_timeout`` (issue 9, item 2), timed.
+"""SQLite calls that once waited k × ``busy_timeout``, timed.
 
 Each call has one deadline, ``busy_timeout`` after it was made, for everything it
 waits for: another process's lock, the calls queued ahead of it on the connection's

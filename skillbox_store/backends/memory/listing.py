@@ -9,6 +9,7 @@ the store copies them before handing them out.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TypeVar
@@ -24,7 +25,10 @@ R = TypeVar("R")
 
 
 def _page(rows: Iterable[R], limit: int, offset: int) -> list[R]:
-    return list(islice(rows, offset, offset + limit))
+    # islice refuses indices above sys.maxsize (ValueError), and an accepted offset
+    # (up to 2**63 - 1) plus a limit passes it. No table holds sys.maxsize rows, so
+    # cutting both ends there changes no page: one that starts past the end is [].
+    return list(islice(rows, min(offset, sys.maxsize), min(offset + limit, sys.maxsize)))
 
 
 def execution_page(

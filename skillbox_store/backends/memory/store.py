@@ -11,27 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
+from skillbox_store import idempotency
 from skillbox_store import validation as check
 from skillbox_store.backends.memory import bulk, listing, retention
 from skillbox_store.backends.memory.tables import StoredFile, StoredSkill, Tables
 from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
     OUTER_STORE_IN_TRANSACTION,
-    AlreadyExistsError,
-    AlreadyFinishedError,
-    AlreadyRevokedError,
-    ConflictError,
     NotFoundError,
     StoreError,
+    already_finished,
+    already_revoked,
+    hash_taken,
     not_found,
     shown,
+    still_a_parent,
+    version_not_above_parent,
+    version_taken,
 )
 from skillbox_store.migrations import latest_version
 from skillbox_store.records import (
@@ -135,22 +138,32 @@ class MemoryStore:
 
     # -- API keys -------------------------------------------------------------------------
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("key_hash", key_hash)
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
+        chosen = check.create_key(tenant_id, name, key_hash, id)
         tables = await self._write()
+        if chosen is not None:
+            # The id first, as PostgreSQL's ON CONFLICT does: a retry finds its own key
+            # before the hash it holds looks taken.
+            stored = tables.keys.read(tenant_id).get(chosen)
+            if stored is not None:
+                differences = idempotency.key_differences(stored, name, key_hash)
+                return idempotency.replayed(stored, "API key", differences).model_copy()
         if tables.keys_by_hash.read(key_hash):
-            raise AlreadyExistsError("an API key with this hash already exists")
+            raise hash_taken()
         key = APIKey(
-            id=new_id(), key_hash=key_hash, tenant_id=tenant_id, name=name, created_at=utc_now()
+            id=chosen or new_id(),
+            key_hash=key_hash,
+            tenant_id=tenant_id,
+            name=name,
+            created_at=utc_now(),
         )
         tables.keys.write(tenant_id)[key.id] = key
         tables.keys_by_hash.write(key_hash)[key_hash] = (tenant_id, key.id)
         return key.model_copy()
 
     def _key_by_hash(self, key_hash: str) -> APIKey | None:
-        check.check_text("key_hash", key_hash)
         tables = self._read()
         owner = tables.keys_by_hash.read(key_hash).get(key_hash)
         if owner is None:
@@ -159,50 +172,59 @@ class MemoryStore:
         return tables.keys.read(tenant_id)[key_id].model_copy()
 
     async def get_key_by_hash(self, key_hash: str) -> APIKey:
+        check.get_key_by_hash(key_hash)
         key = self._key_by_hash(key_hash)
         if key is None:
             raise NotFoundError("no API key has this hash")
         return key
 
     async def validate_key(self, key_hash: str) -> APIKey | None:
+        check.validate_key(key_hash)
         key = self._key_by_hash(key_hash)
         return key if key is not None and key.revoked_at is None else None
 
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
-        check.check_text("tenant_id", tenant_id)
+        check.list_keys(tenant_id)
         return [k.model_copy() for k in self._read().keys.newest_first(tenant_id)]
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
+        key_id = check.revoke_key(tenant_id, key_id)
         tables = await self._write()
         key = tables.keys.read(tenant_id).get(key_id)
         if key is None:
             raise not_found(tenant_id, f"API key {shown(key_id)}")
         if key.revoked_at is not None:
-            raise AlreadyRevokedError(f"API key {key_id} is already revoked")
+            raise already_revoked(key_id)
         key = key.model_copy(update={"revoked_at": utc_now()})
         tables.keys.write(tenant_id)[key_id] = key
         return key.model_copy()
 
     # -- Executions -----------------------------------------------------------------------
 
-    async def _insert_execution(self, execution: Execution, keep_status: bool) -> Execution:
-        execution = check.check_execution(execution, keep_status=keep_status)
+    async def _insert_execution(self, execution: Execution, chosen: str | None) -> Execution:
+        """Insert a checked execution; a retry with the caller's id returns what it stored."""
         tables = await self._write()
-        stored = _detach(execution.model_copy(update={"id": new_id(), "created_at": utc_now()}))
+        if chosen is not None:
+            stored = tables.executions.read(execution.tenant_id).get(chosen)
+            if stored is not None:
+                differences = idempotency.execution_differences(stored, execution)
+                return _detach(idempotency.replayed(stored, "execution", differences))
+        stored = _detach(
+            execution.model_copy(update={"id": chosen or new_id(), "created_at": utc_now()})
+        )
         tables.executions.write(stored.tenant_id)[stored.id] = stored
         return _detach(stored)
 
-    async def create_execution(self, execution: Execution) -> Execution:
-        return await self._insert_execution(execution, keep_status=False)
+    async def create_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        execution, chosen = check.create_execution(execution, id)
+        return await self._insert_execution(execution, chosen)
 
-    async def insert_execution(self, execution: Execution) -> Execution:
-        return await self._insert_execution(execution, keep_status=True)
+    async def insert_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        execution, chosen = check.insert_execution(execution, id)
+        return await self._insert_execution(execution, chosen)
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
-        check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
+        execution_id = check.get_execution(tenant_id, execution_id)
         execution = self._read().executions.read(tenant_id).get(execution_id)
         if execution is None:
             raise not_found(tenant_id, f"execution {shown(execution_id)}")
@@ -216,23 +238,18 @@ class MemoryStore:
         *,
         after: str | None = None,
     ) -> list[Execution]:
-        check.check_text("tenant_id", tenant_id)
-        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
-        offset = check.check_offset(offset)
-        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
+        limit, offset, after = check.list_executions(tenant_id, limit, offset, after)
         page = listing.execution_page(self._read(), tenant_id, limit, offset, after)
         return [_detach(e) for e in page]
 
     async def update_execution(self, execution: Execution) -> Execution:
-        execution = check.check_execution_update(execution)
+        execution = check.update_execution(execution)
         tables = await self._write()
         stored = tables.executions.read(execution.tenant_id).get(execution.id)
         if stored is None:
             raise not_found(execution.tenant_id, f"execution {shown(execution.id)}")
         if stored.status != "running":
-            raise AlreadyFinishedError(
-                f"execution {execution.id} already finished with status {stored.status!r}"
-            )
+            raise already_finished(execution.id, stored.status)
         stored = _detach(
             stored.model_copy(
                 update={
@@ -252,11 +269,17 @@ class MemoryStore:
 
     # -- Files ----------------------------------------------------------------------------
 
-    async def create_file(self, file: File) -> File:
-        file = check.check_file(file)
+    async def create_file(self, file: File, *, id: str | None = None) -> File:
+        file, chosen = check.create_file(file, id)
         tenant_id = file.tenant_id
         tables = await self._write()
-        file_id = new_id()
+        if chosen is not None:
+            # Before the chain checks: a retry's version is already in the chain, its own.
+            retried = tables.files.read(tenant_id).get(chosen)
+            if retried is not None:
+                differences = idempotency.file_differences(retried.file, file)
+                return idempotency.replayed(retried.file, "file", differences).model_copy()
+        file_id = chosen or new_id()
         chain_id = file_id
         if file.execution_id is not None and (
             file.execution_id not in tables.executions.read(tenant_id)
@@ -271,28 +294,24 @@ class MemoryStore:
                     file.tenant_id, f"file {shown(file.parent_id)} (named by parent_id)"
                 )
             if file.version <= parent.file.version:
-                raise ConflictError(
-                    f"version {file.version} must be greater than the parent's "
-                    f"({parent.file.version})"
-                )
+                raise version_not_above_parent(file.version, parent.file.version)
             chain_id = parent.chain_id
             if file.version in tables.chains.read(tenant_id)[chain_id]:
-                raise ConflictError(f"version {file.version} is already in the file's chain")
+                raise version_taken(file.version)
         now = utc_now()
         stored = file.model_copy(update={"id": file_id, "created_at": now, "updated_at": now})
         tables.put_file(StoredFile(stored, chain_id))
         return stored.model_copy()
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
+        file_id = check.get_file(tenant_id, file_id)
         stored = self._read().files.read(tenant_id).get(file_id)
         if stored is None:
             raise not_found(tenant_id, f"file {shown(file_id)}")
         return stored.file.model_copy()
 
     async def update_file(self, file: File) -> File:
-        file = check.check_file_update(file)
+        file = check.update_file(file)
         tenant_id = file.tenant_id
         tables = await self._write()
         stored = tables.files.read(tenant_id).get(file.id)
@@ -315,25 +334,23 @@ class MemoryStore:
         return new.model_copy()
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
+        file_id = check.delete_file(tenant_id, file_id)
         tables = await self._write()
         stored = tables.files.read(tenant_id).get(file_id)
         if stored is None:
             raise not_found(tenant_id, f"file {shown(file_id)}")
         chain = tables.chain(tenant_id, stored.chain_id)
         if any(member.parent_id == file_id for member in chain):
-            raise ConflictError(f"file {file_id} is the parent of a later version")
+            raise still_a_parent(file_id)
         tables.drop_file(stored)
 
     async def list_files(self, filter: FileFilter) -> list[File]:
-        wanted = check.check_file_filter(filter)
+        wanted = check.list_files(filter)
         return [f.model_copy() for f in listing.file_page(self._read(), wanted)]
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
         tables = self._read()
-        session_id_or_none = check.match_id(session_id)
+        session_id_or_none = check.list_session_files(tenant_id, session_id)
         if session_id_or_none is None:
             return []
         return [
@@ -349,19 +366,32 @@ class MemoryStore:
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
-        file_id = check.check_file_version(
-            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        file_id, chosen = check.create_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key, id
         )
         tables = await self._write()
-        stored = tables.files.read(tenant_id).get(file_id)
+        files = tables.files.read(tenant_id)
+        if chosen is not None and (retried := files.get(chosen)) is not None:
+            member = files.get(file_id)
+            differences = idempotency.file_version_differences(
+                retried.file,
+                in_chain=member is not None and member.chain_id == retried.chain_id,
+                name=name,
+                content_type=content_type,
+                size_bytes=size_bytes,
+                s3_key=s3_key,
+            )
+            return idempotency.replayed(retried.file, "file", differences).model_copy()
+        stored = files.get(file_id)
         if stored is None:
             raise not_found(tenant_id, f"file {shown(file_id)}")
         head = tables.chain(tenant_id, stored.chain_id)[0]
         now = utc_now()
         new = head.model_copy(
             update={
-                "id": new_id(),
+                "id": chosen or new_id(),
                 "name": head.name if name is None else name,
                 "content_type": head.content_type if content_type is None else content_type,
                 "size_bytes": size_bytes,
@@ -376,9 +406,8 @@ class MemoryStore:
         return new.model_copy()
 
     async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
         tables = self._read()
-        canonical = check.match_id(file_id)
+        canonical = check.list_file_versions(tenant_id, file_id)
         stored = tables.files.read(tenant_id).get(canonical) if canonical else None
         if stored is None:
             return []
@@ -387,8 +416,7 @@ class MemoryStore:
     # -- Sessions -------------------------------------------------------------------------
 
     async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_or_create_session(tenant_id, external_id)
         tables = await self._write()
         now = utc_now()
         session_id = tables.session_ids.read(tenant_id).get(external_id)
@@ -414,13 +442,11 @@ class MemoryStore:
         return session
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.get_session(tenant_id, session_id)
         return self._session(self._read(), tenant_id, session_id).model_copy()
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_session_by_external_id(tenant_id, external_id)
         tables = self._read()
         session_id = tables.session_ids.read(tenant_id).get(external_id)
         if session_id is None:
@@ -428,8 +454,7 @@ class MemoryStore:
         return self._session(tables, tenant_id, session_id).model_copy()
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.touch_session(tenant_id, session_id)
         tables = await self._write()
         session = self._session(tables, tenant_id, session_id)
         session = session.model_copy(update={"last_accessed_at": utc_now()})
@@ -437,8 +462,7 @@ class MemoryStore:
         return session.model_copy()
 
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.delete_session(tenant_id, external_id)
         tables = await self._write()
         session_id = tables.session_ids.read(tenant_id).get(external_id)
         if session_id is None:
@@ -449,7 +473,7 @@ class MemoryStore:
     # -- Skills ---------------------------------------------------------------------------
 
     async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
-        record = check.check_skill(record)
+        record = check.upsert_skill(record)
         tables = await self._write()
         tables.upload_seq += 1
         stored = record.model_copy(update={"uploaded_at": utc_now()})
@@ -458,33 +482,26 @@ class MemoryStore:
         )
         return stored.model_copy()
 
-    def _skills(self, tenant_id: str) -> Mapping[tuple[str, str], StoredSkill]:
-        check.check_text("tenant_id", tenant_id)
-        return self._read().skills.read(tenant_id)
-
     async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
-        check.check_text("name", name)
-        check.check_text("version", version)
-        stored = self._skills(tenant_id).get((name, version))
+        check.get_skill(tenant_id, name, version)
+        stored = self._read().skills.read(tenant_id).get((name, version))
         if stored is None:
             raise not_found(tenant_id, f"skill {shown(name)} version {shown(version)}")
         return stored.record.model_copy()
 
     async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("version", version)
+        check.delete_skill(tenant_id, name, version)
         tables = await self._write()
         if (name, version) in tables.skills.read(tenant_id):
             del tables.skills.write(tenant_id)[(name, version)]
 
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
-        skills = self._skills(tenant_id)
+        check.list_skills(tenant_id)
+        skills = self._read().skills.read(tenant_id)
         return [skills[key].record.model_copy() for key in sorted(skills)]
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
-        check.check_text("name", name)
-        check.check_text("tenant_id", tenant_id)
+        check.resolve_latest_version(tenant_id, name)
         latest = listing.latest_skill(self._read(), tenant_id, name)
         if latest is None:
             raise not_found(tenant_id, f"version of skill {shown(name)}")
@@ -493,12 +510,11 @@ class MemoryStore:
     # -- Keeping data ---------------------------------------------------------------------
 
     async def purge_tenant(self, tenant_id: str) -> RetentionReport:
-        check.check_text("tenant_id", tenant_id)
+        check.purge_tenant(tenant_id)
         return retention.purge_tenant(await self._write(), tenant_id)
 
     async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
-        check.check_text("tenant_id", tenant_id)
-        finished_before = check.check_time("finished_before", finished_before)
+        finished_before = check.prune_executions(tenant_id, finished_before)
         return retention.prune_executions(await self._write(), tenant_id, finished_before)
 
     # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -----------------------------

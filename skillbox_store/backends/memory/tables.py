@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Generic, TypeVar
 
-from skillbox_store.errors import ConflictError
+from skillbox_store.errors import version_misplaced
 from skillbox_store.records import APIKey, Execution, File, Session, SkillRecord
 
 __all__ = ["Ordering", "Rows", "StoredFile", "StoredSkill", "Table", "Tables"]
@@ -436,13 +436,9 @@ class Tables:
         for member in self.chain(file.tenant_id, stored.chain_id):
             if member.id == file.id:
                 continue
-            if member.version == version:
-                raise ConflictError(f"version {version} is already in the file's chain")
-            if member.id == file.parent_id and version <= member.version:
-                raise ConflictError(
-                    f"version {version} must be greater than the parent's ({member.version})"
-                )
-            if member.parent_id == file.id and version >= member.version:
-                raise ConflictError(
-                    f"version {version} must be smaller than a child's ({member.version})"
-                )
+            if (
+                member.version == version
+                or (member.id == file.parent_id and version <= member.version)
+                or (member.parent_id == file.id and version >= member.version)
+            ):
+                raise version_misplaced(version)

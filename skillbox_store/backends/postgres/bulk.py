@@ -4,7 +4,7 @@ Reads stream through a server-side cursor in a ``REPEATABLE READ, READ ONLY``
 transaction, a batch per round trip. Writes are one ``COPY … FROM STDIN`` per batch:
 one statement, so a batch is stored whole or not at all, and the fastest way into
 PostgreSQL short of skipping its constraints (the identity column numbers the rows in
-the order they are copied, which keeps "newest first").
+the order they are copied, which keeps "newest first"; files are numbered by `_file_rows`).
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ async def snapshot(db: Connections) -> AsyncIterator[PostgresBulkReader]:
     try:
         async with db.shared.pool.connection() as conn, conn.transaction():
             await conn.execute(db.sql.SET_TRANSACTION_SNAPSHOT)
+            if db.shared.declared is not None:
+                # The operators' declared path: the snapshot reads every tenant.
+                await conn.execute(db.sql.SET_LOCAL_SCOPE_ALL)
             try:
                 yield PostgresBulkReader(conn, db)
             except BaseException as exc:
@@ -242,6 +245,7 @@ _TYPES: Final[dict[str, list[str]]] = {
         "timestamptz",
         "timestamptz",
         "text",
+        "int8",
     ],
     "sessions": ["text", "text", "text", "timestamptz", "timestamptz"],
     "skills": ["text", "text", "text", "text", "text", "timestamptz"],
@@ -249,8 +253,15 @@ _TYPES: Final[dict[str, list[str]]] = {
 
 
 async def _file_rows(db: Connections, tenant_id: str, files: Sequence[Any]) -> list[Row]:
-    """Return the files' COPY rows, each with the chain its parent belongs to."""
+    """Return the files' COPY rows, each with its chain and its seq.
+
+    files.seq has no default (migration 0003): the batch is numbered on from the
+    tenant's highest, in row order. A file the tenant gets meanwhile takes a number
+    of the batch's; the unique index then refuses the batch, as it would a duplicate.
+    """
     chain: dict[str, str] = {}
+    highest = await db.one(db.sql.SELECT_FILES_MAX_SEQ, (tenant_id,))
+    seq = 0 if highest is None else int(highest[0])
     outside = sorted({f.parent_id for f in files if f.parent_id is not None})
     if outside:
         found = await db.all(db.sql.SELECT_BULK_CHAIN_IDS, (tenant_id, outside))
@@ -264,6 +275,7 @@ async def _file_rows(db: Connections, tenant_id: str, files: Sequence[Any]) -> l
         else:
             raise NotFoundError(f"file {f.id}: parent_id names no file of the tenant")
         chain[f.id] = chain_id
+        seq += 1
         result.append(
             (
                 f.id,
@@ -279,6 +291,7 @@ async def _file_rows(db: Connections, tenant_id: str, files: Sequence[Any]) -> l
                 f.created_at,
                 f.updated_at,
                 chain_id,
+                seq,
             )
         )
     return result
@@ -289,12 +302,12 @@ async def insert(
 ) -> None:
     """Copy the records in, in order, with one COPY statement."""
     sql = db.sql
-    statement, to_row = {
-        "api_keys": (sql.COPY_BULK_KEYS, _key_row),
-        "executions": (sql.COPY_BULK_EXECUTIONS, _execution_row),
-        "files": (sql.COPY_BULK_FILES, None),
-        "sessions": (sql.COPY_BULK_SESSIONS, _session_row),
-        "skills": (sql.COPY_BULK_SKILLS, _skill_row),
+    statement, insert, to_row = {
+        "api_keys": (sql.COPY_BULK_KEYS, sql.INSERT_BULK_KEYS, _key_row),
+        "executions": (sql.COPY_BULK_EXECUTIONS, sql.INSERT_BULK_EXECUTIONS, _execution_row),
+        "files": (sql.COPY_BULK_FILES, sql.INSERT_BULK_FILES, None),
+        "sessions": (sql.COPY_BULK_SESSIONS, sql.INSERT_BULK_SESSIONS, _session_row),
+        "skills": (sql.COPY_BULK_SKILLS, sql.INSERT_BULK_SKILLS, _skill_row),
     }[table]
     if to_row is None:
         copied = await _file_rows(db, tenant_id, records)
@@ -304,6 +317,13 @@ async def insert(
     try:
         async with db.shared.pool.connection() as conn:
             cursor = conn.cursor()
+            if db.shared.declared is not None:
+                # Under row-level security: INSERTs, in one transaction that declares
+                # the tenant (the records are all of ``tenant_id``).
+                async with conn.transaction():
+                    await conn.execute(sql.SET_LOCAL_TENANT, (tenant_id,))
+                    await cursor.executemany(insert, copied)
+                return
             async with cursor.copy(statement) as copy:
                 copy.set_types(_TYPES[table])
                 for row in copied:

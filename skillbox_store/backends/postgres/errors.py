@@ -1,7 +1,11 @@
 """The one place that knows psycopg's exceptions: each maps to a `StoreError` here.
 
-Classified by SQLSTATE and, for integrity errors, by the constraint named in the
-diagnostics (the names are set in the migrations), never by message text. Messages
+Classified by SQLSTATE alone, never by the constraint named in the diagnostics nor by
+message text: through Citus a worker's unique violation arrives without the constraint
+name field, its message naming the shard's copy of the constraint. A unique violation
+is a `ConflictError` here; the store, which knows which unique index each of its
+statements can violate, says which promise was broken (`create_key`: the hash is
+taken) or asks the database what happened (`SELECT_CHAIN_VERSION_TAKEN`). Messages
 never carry the DSN's password: libpq does not put it in its own messages, and every
 text taken from the driver is scrubbed of it anyway.
 """
@@ -15,7 +19,6 @@ from psycopg import errors as pg
 from psycopg_pool import PoolTimeout, TooManyRequests
 
 from skillbox_store.errors import (
-    AlreadyExistsError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
@@ -24,19 +27,25 @@ from skillbox_store.errors import (
 )
 
 __all__ = [
-    "CHAIN_VERSION_CONSTRAINT",
-    "KEY_HASH_CONSTRAINT",
-    "is_chain_version_taken",
+    "PREPARED_BEHIND_POOLER",
     "is_dead_connection",
+    "is_foreign_key_violation",
     "is_lock_timeout",
     "is_missing_table",
     "is_session_terminated",
+    "is_statement_mixup",
+    "is_unique_violation",
     "scrub",
     "translate",
 ]
 
-KEY_HASH_CONSTRAINT: Final = "api_keys_key_hash_key"
-CHAIN_VERSION_CONSTRAINT: Final = "files_chain_version_key"
+PREPARED_BEHIND_POOLER: Final = (
+    "PostgreSQL: a prepared statement was met on a server connection it was not prepared "
+    "on (SQLSTATE {sqlstate}: {detail}); a transaction-pooling proxy such as PgBouncer "
+    "stands between the store and the server, where prepared statements can run another "
+    "client's query: open the store with prepare_threshold=None (?prepare_threshold=none "
+    "in the URL), the default"
+)
 
 # SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57 operator
 # intervention (server shutting down, session terminated), 58 system error.
@@ -44,6 +53,14 @@ _UNAVAILABLE_CLASSES: Final = frozenset({"08", "53", "57", "58"})
 # The server ended the session before our statement ran (restart, pg_terminate_backend):
 # it never executed, so running it again on a fresh connection is safe even for writes.
 _SESSION_TERMINATED: Final = frozenset({"57P01", "57P02", "57P03"})
+# What a connection's prepared statements meet on a server connection that is not the
+# one they were prepared on (a transaction-pooling proxy hands each transaction any
+# server connection): the name is unknown there (26000), already taken by another
+# client's statement (42P05), or taken by one of another shape (08P01, "bind message
+# supplies 3 parameters, but prepared statement requires 14"). The connection is alive:
+# retrying would only meet the same mix-up, and a same-shaped statement of another
+# client runs silently, so the only remedy is not to prepare.
+_STATEMENT_MIXUP: Final = frozenset({"26000", "42P05", "08P01"})
 
 
 def scrub(text: str, password: str | None) -> str:
@@ -53,13 +70,14 @@ def scrub(text: str, password: str | None) -> str:
     return text
 
 
-def _constraint(exc: psycopg.Error) -> str | None:
-    return exc.diag.constraint_name
+def is_unique_violation(exc: BaseException | None) -> bool:
+    """Tell whether ``exc`` is a unique violation (23505), whichever index it hit."""
+    return isinstance(exc, pg.UniqueViolation)
 
 
-def is_chain_version_taken(exc: BaseException) -> bool:
-    """Tell whether ``exc`` is a version already used in a file chain."""
-    return isinstance(exc, pg.UniqueViolation) and _constraint(exc) == CHAIN_VERSION_CONSTRAINT
+def is_foreign_key_violation(exc: BaseException | None) -> bool:
+    """Tell whether ``exc`` is a foreign-key violation (23503), whichever key it hit."""
+    return isinstance(exc, pg.ForeignKeyViolation)
 
 
 def is_missing_table(exc: BaseException | None) -> bool:
@@ -76,12 +94,18 @@ def is_dead_connection(exc: psycopg.Error) -> bool:
     """Tell whether ``exc`` means the connection died (not the statement failed).
 
     Statement timeouts and the like (57014) are not: running them again would only
-    double the wait.
+    double the wait. Nor is a protocol violation (08P01): the server answered, and the
+    connection is alive (behind a pooler it is a prepared-statement mix-up).
     """
     state = exc.sqlstate
     if state is None:
         return isinstance(exc, psycopg.OperationalError)
-    return state.startswith("08") or state in _SESSION_TERMINATED
+    return (state.startswith("08") and state != "08P01") or state in _SESSION_TERMINATED
+
+
+def is_statement_mixup(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a prepared statement met on the wrong server connection."""
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in _STATEMENT_MIXUP
 
 
 def is_session_terminated(exc: psycopg.Error) -> bool:
@@ -94,12 +118,14 @@ def translate(
     *,
     password: str | None = None,
     referenced: type[StoreError] = NotFoundError,
+    prepared: bool = False,
 ) -> StoreError:
     """Return the `StoreError` that stands for a driver or pool exception.
 
     ``referenced`` is the error of a foreign-key violation: `NotFoundError` when a new
     row names a missing parent or execution, `ConflictError` when a deleted row is
-    still named by another.
+    still named by another. ``prepared`` says the connection prepares statements, so
+    that a statement mix-up is named as what it is: a pooler between store and server.
     """
     if isinstance(exc, StoreError):
         return exc
@@ -110,11 +136,9 @@ def translate(
             f"PostgreSQL: unexpected {type(exc).__name__}: {scrub(str(exc), password)}"
         )
     detail = scrub(str(exc).strip(), password)
+    if prepared and is_statement_mixup(exc):
+        return StoreError(PREPARED_BEHIND_POOLER.format(sqlstate=exc.sqlstate, detail=detail))
     if isinstance(exc, pg.UniqueViolation):
-        if _constraint(exc) == KEY_HASH_CONSTRAINT:
-            return AlreadyExistsError("an API key with this hash already exists")
-        if _constraint(exc) == CHAIN_VERSION_CONSTRAINT:
-            return ConflictError("this version is already used in the file's chain")
         return ConflictError(f"the write conflicts with a stored record: {detail}")
     if isinstance(exc, pg.ForeignKeyViolation):
         if referenced is NotFoundError:

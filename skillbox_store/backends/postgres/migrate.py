@@ -58,8 +58,9 @@ async def migrate(
 ) -> int:
     """Apply every pending migration on an autocommit connection; return how many ran.
 
-    ``lock_timeout`` (seconds) bounds each lock wait of ``conn``, the migrations' own
-    lock included; it stays set on ``conn``, which should be used for nothing else.
+    ``lock_timeout`` (seconds) bounds each lock wait of each migration's transaction,
+    the migrations' own lock included. It is set for that transaction only, so that
+    nothing of it stays on a server connection a pooler lends to the next client.
 
     Raises:
         MigrationError: a file was changed after it was applied, the database is newer
@@ -68,27 +69,48 @@ async def migrate(
         UnavailableError: another process held the migrations' lock past
             ``lock_timeout``.
     """
-    if lock_timeout is not None:
-        # At least 1 ms: lock_timeout 0 would mean no bound at all.
-        await conn.execute(sql.SET_LOCK_TIMEOUT, (f"{max(1, int(lock_timeout * 1000))}ms",))
+    # At least 1 ms: lock_timeout 0 would mean no bound at all.
+    setting = None if lock_timeout is None else f"{max(1, int(lock_timeout * 1000))}ms"
     applied = 0
     while True:
-        async with conn.transaction():
-            pending = await _prepare(conn, sql)
-            if not pending:
-                return applied
-            migration = pending[0]
-            if migration.transactional:
-                await conn.execute(sql.SET_LOCAL_SEARCH_PATH)
-                await _run_file(conn, migration)
-                await conn.execute(
-                    sql.INSERT_MIGRATION,
-                    (migration.version, migration.name, migration.checksum),
-                )
-                applied += 1
-                continue
+        try:
+            async with conn.transaction():
+                if setting is not None:
+                    await conn.execute(sql.SET_LOCAL_LOCK_TIMEOUT, (setting,))
+                pending = await _prepare(conn, sql)
+                if not pending:
+                    return applied
+                migration = pending[0]
+                if migration.transactional:
+                    await conn.execute(sql.SET_LOCAL_SEARCH_PATH)
+                    await _run_file(conn, migration)
+                    await conn.execute(
+                        sql.INSERT_MIGRATION,
+                        (migration.version, migration.name, migration.checksum),
+                    )
+                    applied += 1
+                    continue
+        except MigrationError:
+            await _refuse_go_database(conn, sql)
+            raise
         await _run_outside_transaction(conn, sql, migration)
         applied += 1
+
+
+async def _refuse_go_database(conn: AsyncConnection[Row], sql: Statements) -> None:
+    """Name a Go Skillbox database as such once a migration failed (and rolled back) on it.
+
+    Its tables make the first migration fail with "relation api_keys already exists",
+    which tells the operator nothing. Looked at only after a failure, so that opening a
+    store costs no query for it.
+    """
+    # Imported here: the adoption package imports this module.
+    from skillbox_store.adopt.detect import refuse_unadopted_go_database
+
+    try:
+        await refuse_unadopted_go_database(conn, sql.schema)
+    except psycopg.Error:
+        return  # the migration's own failure says more than a failed look
 
 
 async def _run_file(conn: AsyncConnection[Row], migration: Migration) -> None:

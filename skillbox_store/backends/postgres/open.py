@@ -9,13 +9,15 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skillbox_store.backends.postgres.connections import Row
+from skillbox_store.backends.postgres.deadline import Deadlines
 from skillbox_store.backends.postgres.errors import scrub, translate
 from skillbox_store.backends.postgres.migrate import migrate as apply_migrations
+from skillbox_store.backends.postgres.rls import RLS_MODES, RlsMode, RlsState, apply_rls, rls_state
 from skillbox_store.backends.postgres.statements import Statements, check_schema
 from skillbox_store.backends.postgres.store import DEFAULT_SCHEMA, PostgresStore
 from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableError
@@ -23,7 +25,22 @@ from skillbox_store.urls import redact_url
 
 __all__ = ["PostgresOptions", "open_postgres_store"]
 
-_SCHEMA_PARAM: Final = "schema"
+# The store's own options a URL may carry (`PostgresOptions`), and their types. Not
+# connect_timeout: that name is libpq's, and libpq keeps it.
+_URL_OPTIONS: Final[dict[str, type]] = {
+    "schema": str,
+    "min_size": int,
+    "max_size": int,
+    "timeout": float,
+    "max_idle": float,
+    "max_lifetime": float,
+    "check": bool,
+    "prepare_threshold": int,
+    "lock_timeout": float,
+    "rls": str,
+}
+_NULLABLE_OPTIONS: Final = frozenset({"prepare_threshold", "lock_timeout"})
+_BOOLEANS: Final = {"true": True, "false": False, "on": True, "off": False, "1": True, "0": False}
 
 # libpq checks a connection option's value only when it connects, and the pool would
 # retry a bad one until its timeout: the options whose values are a closed set or an
@@ -72,11 +89,23 @@ class PostgresOptions:
         check: test each connection before lending it (one more round trip per call;
             the store already retries reads once on a dead connection).
         prepare_threshold: executions of a statement before a connection prepares it;
-            ``None`` never prepares (needed behind PgBouncer's transaction pooling).
-        lock_timeout: seconds a statement waits for a row lock another transaction
-            holds (another task's open block) before `UnavailableError`; by default
-            ``timeout``. ``None`` waits as long as the holder keeps it, and is needed
-            behind a PgBouncer that refuses the ``options`` start-up parameter.
+            ``None`` (the default) never prepares. Set it (psycopg's usual is 5) only
+            when nothing but the server is at the other end of the connection, or a
+            pooler that keeps prepared statements per client: behind a
+            transaction-pooling proxy a prepared statement can run another client's
+            query.
+        lock_timeout: seconds a row-lock wait inside a ``transaction()`` block may
+            last on the server before `UnavailableError`, set for each transaction
+            only. ``None`` (the default): such waits, like every call, end at
+            ``timeout``, when the store cancels the statement.
+        rls: row-level security (`rls`): ``"on"`` (the default) enforces the tenant
+            tables' policies and declares each statement's tenant; ``"required"`` also
+            refuses to open where they would not protect (a superuser, BYPASSRLS);
+            ``"off"`` turns enforcement off.
+
+    Every option can also be given in the URL's query (``?timeout=2.5&max_size=20``,
+    ``none`` for ``None``, ``true``/``false`` for ``check``); libpq's own
+    ``connect_timeout`` stays libpq's. An option given both ways must agree.
     """
 
     schema: str = DEFAULT_SCHEMA
@@ -87,11 +116,12 @@ class PostgresOptions:
     max_idle: float = 600.0
     max_lifetime: float = 3600.0
     check: bool = False
-    prepare_threshold: int | None = 5
-    lock_timeout: float | None = timeout
+    prepare_threshold: int | None = None
+    lock_timeout: float | None = None
+    rls: RlsMode = "on"
 
 
-def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
+def _options(given: dict[str, Any], in_url: dict[str, Any]) -> PostgresOptions:
     known = {spec.name for spec in fields(PostgresOptions)}
     unknown = sorted(set(given) - known)
     if unknown:
@@ -100,12 +130,13 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
             f"known: {', '.join(sorted(known))}"
         )
     values = dict(given)
-    if url_schema is not None:
-        if "schema" in values and values["schema"] != url_schema:
-            raise InvalidArgumentError("schema is given both in the URL and as an option")
-        values["schema"] = url_schema
-    if "lock_timeout" not in values and "timeout" in values:
-        values["lock_timeout"] = values["timeout"]
+    for name, value in in_url.items():
+        if name in values and values[name] != value:
+            raise InvalidArgumentError(
+                f"{name} is given both in the URL ({value!r}) and as an option "
+                f"({values[name]!r}); give it once"
+            )
+        values[name] = value
     options = PostgresOptions(**values)
     check_schema(options.schema)
     for name in ("min_size", "max_size"):
@@ -124,10 +155,51 @@ def _options(given: dict[str, Any], url_schema: str | None) -> PostgresOptions:
         or lock_timeout <= 0
     ):
         raise InvalidArgumentError("lock_timeout must be None or a positive number of seconds")
+    if options.rls not in RLS_MODES:
+        raise InvalidArgumentError(f"rls must be one of {', '.join(RLS_MODES)}")
     threshold = options.prepare_threshold
     if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
         raise InvalidArgumentError("prepare_threshold must be None or an integer >= 0")
     return options
+
+
+def _url_number(name: str, text: str, where: str, kind: type[int] | type[float]) -> Any:
+    if name in _NULLABLE_OPTIONS and text.lower() == "none":
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number of seconds"
+        nullable = " or none" if name in _NULLABLE_OPTIONS else ""
+        raise InvalidArgumentError(
+            f"PostgreSQL URL {where}: {name}={text!r} is not {what}{nullable}"
+        ) from None
+
+
+def _url_options(query: list[tuple[str, str]], where: str) -> dict[str, Any]:
+    """Return the store options given in the URL's query, typed as the keywords are.
+
+    The values are checked like keyword options afterwards (`_options`); here only
+    their spelling.
+    """
+    found: dict[str, Any] = {}
+    for name, text in query:
+        kind = _URL_OPTIONS.get(name)
+        if kind is None:
+            continue
+        if kind is str:
+            found[name] = text
+        elif kind is bool:
+            flag = _BOOLEANS.get(text.lower())
+            if flag is None:
+                raise InvalidArgumentError(
+                    f"PostgreSQL URL {where}: {name}={text!r} is not one of "
+                    f"{', '.join(_BOOLEANS)}"
+                )
+            found[name] = flag
+        else:
+            found[name] = _url_number(name, text, where, kind)
+    return found
 
 
 def _check_option_values(params: dict[str, Any], where: str) -> None:
@@ -152,8 +224,10 @@ def _check_option_values(params: dict[str, Any], where: str) -> None:
             ) from None
 
 
-def _split_url(url: str) -> tuple[str, str | None, str | None]:
-    """Return the libpq conninfo (without ``schema``), the URL's schema, its password.
+def _split_url(url: str) -> tuple[str, dict[str, Any], str | None]:
+    """Return the libpq conninfo, the store options in the URL, the password.
+
+    The conninfo is the URL without the store's options, which libpq would refuse.
 
     Raises:
         InvalidArgumentError: the URL does not parse, or an option or its value is bad;
@@ -164,8 +238,8 @@ def _split_url(url: str) -> tuple[str, str | None, str | None]:
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False)
         secret = parts.password
-        schemas = [value for key, value in query if key == _SCHEMA_PARAM]
-        rest = urlencode([(key, value) for key, value in query if key != _SCHEMA_PARAM])
+        in_url = _url_options(query, where)
+        rest = urlencode([(key, value) for key, value in query if key not in _URL_OPTIONS])
         conninfo = urlunsplit(parts._replace(query=rest))
         params = conninfo_to_dict(conninfo)
     except UnicodeError:
@@ -183,7 +257,7 @@ def _split_url(url: str) -> tuple[str, str | None, str | None]:
         raise InvalidArgumentError(f"malformed PostgreSQL URL {where}: {message}") from None
     _check_option_values(params, where)
     password = params.get("password")
-    return conninfo, (schemas[-1] if schemas else None), (str(password) if password else None)
+    return conninfo, in_url, (str(password) if password else None)
 
 
 def _connection_kwargs(conninfo: str, options: PostgresOptions) -> dict[str, Any]:
@@ -192,16 +266,11 @@ def _connection_kwargs(conninfo: str, options: PostgresOptions) -> dict[str, Any
     Identical, so that any option libpq refuses fails on the direct connection, with
     its reason, instead of making the pool retry until its timeout.
     """
+    # No start-up ``options`` of our own: stock PgBouncer refuses the parameter, and
+    # one that ignores it would drop the setting silently. Every bound the store keeps
+    # is set per transaction or kept by the client (see connections.py).
     kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": options.prepare_threshold}
     given = conninfo_to_dict(conninfo)
-    if options.lock_timeout is not None:
-        # A row lock held by another open block would otherwise keep a call waiting
-        # past every timeout the caller set. Set at start-up, not with SET, so that no
-        # round trip is added and a transaction-pooling proxy cannot carry it to
-        # another client's session.
-        milliseconds = max(1, round(options.lock_timeout * 1000))
-        extra = f"-c lock_timeout={milliseconds}"
-        kwargs["options"] = f"{given['options']} {extra}" if given.get("options") else extra
     if "connect_timeout" not in given:
         # libpq's own bound, for the pool's reconnections too (psycopg's default is
         # 130 s); it counts whole seconds, at least 2.
@@ -215,8 +284,11 @@ async def _connect(
     """Open one connection, bounded by ``connect_timeout``, with an actionable error."""
     where = redact_url(url)
     try:
+        # The migrating connection never prepares: a migration file is many statements
+        # in one query, which PostgreSQL refuses to prepare (prepare_threshold=0 would).
+        kwargs = {**_connection_kwargs(conninfo, options), "prepare_threshold": None}
         async with asyncio.timeout(options.connect_timeout):
-            return await AsyncConnection.connect(conninfo, **_connection_kwargs(conninfo, options))
+            return await AsyncConnection.connect(conninfo, **kwargs)
     except TimeoutError:
         raise UnavailableError(
             f"cannot reach PostgreSQL at {where}: no answer within connect_timeout "
@@ -230,9 +302,23 @@ async def _connect(
     except psycopg.Error as exc:
         cause = translate(exc, password=password)
         raise type(cause)(
-            f"cannot connect to PostgreSQL at {where}: {scrub(str(exc), password).strip()} "
-            "(check host, port, database, user and password)"
+            f"cannot connect to PostgreSQL at {where}: {scrub(str(exc), password).strip()}"
+            f"{_connect_hint(exc)}"
         ) from None
+
+
+def _connect_hint(exc: psycopg.Error) -> str:
+    """What to check after a failed connection, only where the failure says what failed."""
+    state = exc.sqlstate or ""
+    if state.startswith("28"):
+        return " (check the user and password)"
+    if state == "3D000":
+        return " (check the database name)"
+    if not state:
+        # libpq's own failure, before any server answered: refused, unreachable, DNS.
+        return " (check the host and port, and that the server is running)"
+    # The server (or a proxy) answered and said why: its words are the hint.
+    return ""
 
 
 async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any) -> PostgresStore:
@@ -245,8 +331,8 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
         UnavailableError: the server cannot be reached or refuses the credentials.
         MigrationError: the schema cannot be brought to this version.
     """
-    conninfo, url_schema, password = _split_url(url)
-    settings = _options(options, url_schema)
+    conninfo, in_url, password = _split_url(url)
+    settings = _options(options, in_url)
     sql = Statements.for_schema(settings.schema)
     # connect_timeout bounds the whole opening: connecting, waiting for another
     # process's migrations, and filling the pool.
@@ -255,25 +341,43 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
     # and it runs the migrations before any pooled connection caches a plan.
     conn = await _connect(conninfo, url, settings, password)
     try:
-        if migrate:
-            await apply_migrations(conn, sql, lock_timeout=deadline - time.monotonic())
+        with Deadlines(max(0.001, deadline - time.monotonic())).start():
+            if migrate:
+                await apply_migrations(conn, sql, lock_timeout=deadline - time.monotonic())
+                rls = await apply_rls(conn, sql, settings.rls)
+            else:
+                rls = await _rls_unmigrated(conn, sql, settings.rls)
+    except TimeoutError:
+        raise UnavailableError(
+            f"migrating PostgreSQL at {redact_url(url)} did not finish within "
+            f"connect_timeout ({settings.connect_timeout} s)"
+        ) from None
     except StoreError:
         raise
     except psycopg.Error as exc:
         raise translate(exc, password=password) from exc
     finally:
         await conn.close()
+    kwargs = _connection_kwargs(conninfo, settings)
+    if rls.declaring:
+        # Every tenant statement goes with its declaration as one query of two
+        # statements, which only client-side binding can send (tenancy.py).
+        kwargs["cursor_factory"] = AsyncClientCursor
     pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[Row],
-        kwargs=_connection_kwargs(conninfo, settings),
+        kwargs=kwargs,
         min_size=settings.min_size,
         max_size=settings.max_size,
         timeout=settings.timeout,
         max_idle=settings.max_idle,
         max_lifetime=settings.max_lifetime,
         check=AsyncConnectionPool.check_connection if settings.check else None,
-        reconnect_timeout=max(settings.connect_timeout, 30.0),
+        # psycopg_pool doubles its wait between attempts and gives up after
+        # reconnect_timeout; a short window restarted on every give-up keeps the waits
+        # short and the attempts going for as long as the server is away.
+        reconnect_timeout=_RECONNECT_WINDOW,
+        reconnect_failed=_keep_reconnecting,
         name=f"skillbox-store {redact_url(url)}",
         open=False,
     )
@@ -288,4 +392,56 @@ async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any)
     except BaseException:
         await pool.close()
         raise
-    return PostgresStore(pool, schema=settings.schema, owns_pool=True, password=password)
+    return PostgresStore(
+        pool,
+        schema=settings.schema,
+        owns_pool=True,
+        password=password,
+        lock_timeout=settings.lock_timeout,
+        rls=rls,
+    )
+
+
+async def _rls_unmigrated(
+    conn: AsyncConnection[Row], sql: Statements, mode: RlsMode
+) -> RlsState:
+    """The state of a schema opened with ``migrate=False``: read, never changed.
+
+    A schema not there yet is checked at the first call (SchemaOutdatedError); until
+    then, declaring is harmless.
+    """
+    try:
+        return await rls_state(conn, sql, mode)
+    except psycopg.errors.InvalidSchemaName:
+        return RlsState(mode, enforced=False, bypassed=False, declaring=True)
+
+
+# Attempts at once, 1 s and 2 s apart, a last one at the window's end, then a new
+# window: while the server is away, never more than 2 s between attempts, for as long
+# as it takes (each give-up is logged by psycopg_pool as a warning).
+_RECONNECT_WINDOW: Final = 4.0
+# The leases that restart reconnection, kept so that none is collected while it waits.
+_RECONNECTING: Final[set[asyncio.Task[None]]] = set()
+
+
+def _keep_reconnecting(pool: AsyncConnectionPool[Any]) -> None:
+    """Start a new round of connection attempts when the pool has given one up.
+
+    psycopg_pool otherwise tries again only when a caller asks for a connection after
+    the give-up, not for the callers already waiting. A lease asked for here makes the
+    pool grow again, in the background (this runs in the pool's maintenance worker).
+    """
+    if pool.closed:
+        return
+    task = asyncio.ensure_future(_lease(pool))
+    _RECONNECTING.add(task)
+    task.add_done_callback(_RECONNECTING.discard)
+
+
+async def _lease(pool: AsyncConnectionPool[Any]) -> None:
+    try:
+        async with pool.connection(timeout=_RECONNECT_WINDOW):
+            pass
+    except Exception:
+        # The pool logs its attempts; a failed one has started the next round.
+        return

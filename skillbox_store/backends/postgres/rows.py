@@ -9,6 +9,7 @@ from skillbox_store.records import APIKey, Execution, File, Session, SkillRecord
 
 __all__ = [
     "execution_from_row",
+    "file_from_params",
     "file_from_row",
     "key_from_row",
     "session_from_row",
@@ -51,6 +52,18 @@ def file_from_row(row: tuple[Any, ...]) -> File:
     values = dict(zip(_FILE_FIELDS, row, strict=True))
     values["created_at"] = utc(values["created_at"])
     values["updated_at"] = utc(values["updated_at"])
+    return trusted_record(File, values)
+
+
+def file_from_params(params: dict[str, Any]) -> File:
+    """Build the `File` that ``INSERT_FILE``'s named parameters stored.
+
+    The parameters are the record's fields by name, ``now`` standing for both
+    timestamps: the checked values become the record as they are, with no list of a
+    file's fields written out a second time.
+    """
+    values = {f: params[f] for f in _FILE_FIELDS if f not in ("created_at", "updated_at")}
+    values["created_at"] = values["updated_at"] = params["now"]
     return trusted_record(File, values)
 
 

@@ -24,7 +24,7 @@ from psycopg import sql
 
 from skillbox_store.errors import InvalidArgumentError
 
-__all__ = ["SCHEMA_RULE", "Statements", "check_schema"]
+__all__ = ["SCHEMA_RULE", "SHARD_RELTUPLES", "Statements", "check_schema"]
 
 # PostgreSQL truncates identifiers to NAMEDATALEN - 1 = 63 bytes, silently: two longer
 # names sharing their first 63 bytes would share one set of tables. Lower-case ASCII
@@ -88,9 +88,11 @@ CREATE_SCHEMA: Final = "CREATE SCHEMA IF NOT EXISTS {schema}"
 # is derived from the schema, so stores in different schemas migrate independently.
 LOCK_MIGRATIONS: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 LOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
-# Bounds every lock wait of the migrating connection (the advisory lock above included),
-# so opening fails with UnavailableError instead of waiting behind a stuck migrator.
-SET_LOCK_TIMEOUT: Final = "SELECT set_config('lock_timeout', %s, false)"
+# Bounds every lock wait of one transaction (a migration's, the advisory lock above
+# included, or a transaction() block's). Local to the transaction: behind a
+# transaction-pooling proxy a session setting would stay on the server connection for
+# the next client.
+SET_LOCAL_LOCK_TIMEOUT: Final = "SELECT set_config('lock_timeout', %s, true)"
 UNLOCK_MIGRATIONS_SESSION: Final = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 # Migration files name their tables unqualified; the runner points them at the schema.
 SET_LOCAL_SEARCH_PATH: Final = "SET LOCAL search_path TO {schema}"
@@ -149,12 +151,77 @@ SELECT_TABLE_COUNTS_ESTIMATED: Final = (
     "relnamespace = %(schema)s::regnamespace AND relname = 'skills') AS skills) n"
 )
 
+# -- Citus (skillbox_store.backends.postgres.distribute) --------------------------------
+
+# The coordinator's tables of a distributed schema are empty shells without statistics:
+# on Citus the planner's row counts are the shards', read on the workers (a task per
+# shard: `status` is an operator's call, not a request's). A shard never analyzed says
+# -1 and counts as 0. Citus runs every subquery of a statement before the statement, so
+# SELECT_TABLE_COUNTS_ESTIMATED's CASE would not spare the big tables their count(*):
+# the estimates come first, then SELECT_TABLE_COUNTS_WANTED counts only the tables
+# they call small (each other table's shards get WHERE false, which reads nothing).
+SELECT_SHARD_ROW_ESTIMATES: Final = (
+    "SELECT (SELECT COALESCE(sum(GREATEST(result::bigint, 0)), 0) FROM "
+    "run_command_on_shards(%(api_keys)s, %(reltuples)s) WHERE success), "
+    "(SELECT COALESCE(sum(GREATEST(result::bigint, 0)), 0) FROM "
+    "run_command_on_shards(%(executions)s, %(reltuples)s) WHERE success), "
+    "(SELECT COALESCE(sum(GREATEST(result::bigint, 0)), 0) FROM "
+    "run_command_on_shards(%(files)s, %(reltuples)s) WHERE success), "
+    "(SELECT COALESCE(sum(GREATEST(result::bigint, 0)), 0) FROM "
+    "run_command_on_shards(%(sessions)s, %(reltuples)s) WHERE success), "
+    "(SELECT COALESCE(sum(GREATEST(result::bigint, 0)), 0) FROM "
+    "run_command_on_shards(%(skills)s, %(reltuples)s) WHERE success)"
+)
+SELECT_TABLE_COUNTS_WANTED: Final = (
+    "SELECT (SELECT count(*) FROM {schema}.api_keys WHERE %(count_api_keys)s), "
+    "(SELECT count(*) FROM {schema}.executions WHERE %(count_executions)s), "
+    "(SELECT count(*) FROM {schema}.files WHERE %(count_files)s), "
+    "(SELECT count(*) FROM {schema}.sessions WHERE %(count_sessions)s), "
+    "(SELECT count(*) FROM {schema}.skills WHERE %(count_skills)s)"
+)
+# The command each shard runs for it, a value (%(reltuples)s): Citus puts the shard's
+# name in place of %s.
+SHARD_RELTUPLES: Final = (
+    "SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = '%s'::regclass"
+)
+# How many of the schema's tables Citus distributes (after SELECT_CITUS_VERSION said
+# Citus is there: pg_dist_partition exists only then).
+SELECT_DISTRIBUTED_TABLE_COUNT: Final = (
+    "SELECT count(*) FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON "
+    "c.oid = p.logicalrelid WHERE c.relnamespace = %s::regnamespace"
+)
+
+# None when this database has no Citus: --distribute then refuses in one line.
+SELECT_CITUS_VERSION: Final = (
+    "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'"
+)
+SELECT_TABLE_EXISTS: Final = "SELECT to_regclass(%s)"
+# How Citus holds a table, if at all: method 'n' (reference) or 'h' (hash), the
+# distribution column, and the co-location group.
+SELECT_CITUS_LAYOUT: Final = (
+    "SELECT partmethod::text, CASE WHEN partkey IS NULL THEN NULL ELSE "
+    "pg_catalog.column_to_column_name(logicalrelid, partkey) END, colocationid "
+    "FROM pg_catalog.pg_dist_partition WHERE logicalrelid = to_regclass(%s)"
+)
+CREATE_REFERENCE_TABLE: Final = "SELECT create_reference_table(%s)"
+CREATE_DISTRIBUTED_TABLE: Final = (
+    "SELECT create_distributed_table(%s, 'tenant_id', colocate_with => %s)"
+)
+
 # -- API keys ---------------------------------------------------------------------------
 
+# Every insert of a record with an id says ON CONFLICT (tenant_id, id) DO NOTHING: a
+# retried create whose first attempt committed inserts no row (a row count of 0, said
+# by the statement rather than read from a constraint's name), and the store compares
+# the stored record with the request (`skillbox_store.idempotency`). The primary key is
+# the arbiter, so it is checked before api_keys_key_hash_key and files_chain_version_key:
+# a retry is found as a retry, not as a taken hash or version. Store-chosen ids are
+# random and never conflict; the arbiter costs them one probe of the index they update.
 INSERT_KEY: Final = (
     "INSERT INTO {schema}.api_keys (id, key_hash, tenant_id, name, created_at) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, id) DO NOTHING"
 )
+SELECT_KEY: Final = "SELECT {key_columns} FROM {schema}.api_keys WHERE tenant_id = %s AND id = %s"
 SELECT_KEY_BY_HASH: Final = "SELECT {key_columns} FROM {schema}.api_keys WHERE key_hash = %s"
 SELECT_VALID_KEY_BY_HASH: Final = (
     "SELECT {key_columns} FROM {schema}.api_keys WHERE key_hash = %s AND revoked_at IS NULL"
@@ -175,7 +242,8 @@ SELECT_KEY_REVOKED_AT: Final = (
 INSERT_EXECUTION: Final = (
     "INSERT INTO {schema}.executions (id, skill_name, skill_version, tenant_id, status, "
     "input, output, logs, files_url, files_list, duration_ms, error, created_at, "
-    "finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (tenant_id, id) DO NOTHING"
 )
 SELECT_EXECUTION: Final = (
     "SELECT {execution_columns} FROM {schema}.executions WHERE tenant_id = %s AND id = %s"
@@ -186,12 +254,14 @@ SELECT_EXECUTIONS_PAGE: Final = (
 )
 # Keyset paging, one statement and one round trip however deep: `a` is the execution the
 # page follows (found by the primary key), and the LATERAL subquery seeks the newest
-# index just below its seq. No `a` row means `after` is not the tenant's (NotFoundError);
-# an `a` row with a NULL page is the empty page after the oldest execution.
+# index just below its seq. Both name the tenant as the parameter, not as a.tenant_id:
+# Citus routes a statement to one shard only when every table is pinned to one value.
+# No `a` row means `after` is not the tenant's (NotFoundError); an `a` row with a NULL
+# page is the empty page after the oldest execution.
 SELECT_EXECUTIONS_AFTER: Final = (
     "SELECT {page_execution_columns} FROM {schema}.executions a LEFT JOIN LATERAL ("
     "SELECT {execution_columns}, e.seq FROM {schema}.executions e WHERE "
-    "e.tenant_id = a.tenant_id AND e.seq < a.seq ORDER BY e.seq DESC LIMIT %(limit)s) p "
+    "e.tenant_id = %(tenant_id)s AND e.seq < a.seq ORDER BY e.seq DESC LIMIT %(limit)s) p "
     "ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s ORDER BY p.seq DESC"
 )
 # Under READ COMMITTED a concurrent update re-checks `status` on the row it waited for,
@@ -207,38 +277,63 @@ SELECT_EXECUTION_STATUS: Final = (
 
 # -- Files ------------------------------------------------------------------------------
 
-# A root file starts its own chain: chain_id is its own id.
+# A root file starts its own chain: chain_id is its own id. Every file insert numbers
+# the row seq = the tenant's highest + 1 (migration 0003: no identity, a unique index),
+# in a form Citus runs on the tenant's shard: an INSERT … SELECT whose tenant_id comes
+# from the table it reads, grouped by it. That yields no row for a tenant without files
+# (nor for a taken id): INSERT_TENANT_FIRST_FILE then inserts with seq 1. Two inserts
+# that race for one number violate files_tenant_newest; the store runs them again. Not
+# guarded: a tenant's first two files created, and the one numbered 1 deleted, between
+# the two statements would let the new file take 1, below the other.
 INSERT_FILE: Final = (
     "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
-    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
-    "VALUES (%(id)s, %(tenant_id)s, %(session_id)s, %(execution_id)s, %(name)s, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id, "
+    "seq) SELECT %(id)s, s.tenant_id, %(session_id)s, %(execution_id)s, %(name)s, "
     "%(content_type)s, %(size_bytes)s, %(s3_key)s, %(version)s, NULL, %(now)s, %(now)s, "
-    "%(id)s)"
+    "%(id)s, max(s.seq) + 1 FROM {schema}.files s WHERE s.tenant_id = %(tenant_id)s "
+    "GROUP BY s.tenant_id ON CONFLICT (tenant_id, id) DO NOTHING"
+)
+INSERT_TENANT_FIRST_FILE: Final = (
+    "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id, "
+    "seq) VALUES (%(id)s, %(tenant_id)s, %(session_id)s, %(execution_id)s, %(name)s, "
+    "%(content_type)s, %(size_bytes)s, %(s3_key)s, %(version)s, NULL, %(now)s, %(now)s, "
+    "%(id)s, 1) ON CONFLICT (tenant_id, id) DO NOTHING"
 )
 # A file with a parent joins the parent's chain, in one statement: no row inserted means
-# the parent is missing or its version is not lower (the error path tells which); a
-# version already used in the chain violates files_chain_version_key.
+# the id is taken (a retry), the parent is missing or its version is not lower (the
+# error path tells which); a version already used in the chain violates
+# files_chain_version_key (SELECT_CHAIN_VERSION_TAKEN tells it from a race for seq).
 INSERT_FILE_AFTER_PARENT: Final = (
     "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
-    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
-    "SELECT %(id)s, p.tenant_id, %(session_id)s, %(execution_id)s, %(name)s, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id, "
+    "seq) SELECT %(id)s, p.tenant_id, %(session_id)s, %(execution_id)s, %(name)s, "
     "%(content_type)s, %(size_bytes)s, %(s3_key)s, %(version)s, p.id, %(now)s, %(now)s, "
-    "p.chain_id FROM {schema}.files p WHERE p.tenant_id = %(tenant_id)s AND "
-    "p.id = %(parent_id)s AND p.version < %(version)s"
+    "p.chain_id, (SELECT max(s.seq) + 1 FROM {schema}.files s WHERE "
+    "s.tenant_id = %(tenant_id)s) FROM {schema}.files p WHERE p.tenant_id = %(tenant_id)s AND "
+    "p.id = %(parent_id)s AND p.version < %(version)s ON CONFLICT (tenant_id, id) DO NOTHING"
 )
 SELECT_FILE_VERSION: Final = "SELECT version FROM {schema}.files WHERE tenant_id = %s AND id = %s"
+# After a unique violation of INSERT_FILE_AFTER_PARENT: is the version used in the
+# parent's chain (the caller's conflict), or was it a race for seq (run it again)?
+SELECT_CHAIN_VERSION_TAKEN: Final = (
+    "SELECT 1 FROM {schema}.files c WHERE c.tenant_id = %(tenant_id)s AND c.chain_id = "
+    "(SELECT p.chain_id FROM {schema}.files p WHERE p.tenant_id = %(tenant_id)s AND "
+    "p.id = %(parent_id)s) AND c.version = %(version)s"
+)
 SELECT_FILE: Final = "SELECT {file_columns} FROM {schema}.files WHERE tenant_id = %s AND id = %s"
 # The version may change only between the parent's and the lowest child's; a version
 # used elsewhere in the chain violates files_chain_version_key. updated_at never moves
-# back, even if the clock does.
+# back, even if the clock does. The subqueries name the tenant as the parameter (not
+# f.tenant_id), so that Citus sees one shard: else it is a multi-shard UPDATE.
 UPDATE_FILE: Final = (
     "UPDATE {schema}.files f SET name = %(name)s, content_type = %(content_type)s, "
     "size_bytes = %(size_bytes)s, s3_key = %(s3_key)s, version = %(version)s, "
     "updated_at = GREATEST(%(now)s, f.updated_at) "
     "WHERE f.tenant_id = %(tenant_id)s AND f.id = %(id)s AND (f.version = %(version)s OR ("
-    "NOT EXISTS (SELECT 1 FROM {schema}.files p WHERE p.tenant_id = f.tenant_id AND "
+    "NOT EXISTS (SELECT 1 FROM {schema}.files p WHERE p.tenant_id = %(tenant_id)s AND "
     "p.id = f.parent_id AND p.version >= %(version)s) AND "
-    "NOT EXISTS (SELECT 1 FROM {schema}.files c WHERE c.tenant_id = f.tenant_id AND "
+    "NOT EXISTS (SELECT 1 FROM {schema}.files c WHERE c.tenant_id = %(tenant_id)s AND "
     "c.parent_id = f.id AND c.version <= %(version)s))) "
     "RETURNING {file_columns}"
 )
@@ -265,27 +360,27 @@ SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION: Final = (
 # files_tenant_execution_newest; both filters: the session's index).
 SELECT_FILES_AFTER: Final = (
     "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
-    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = %(tenant_id)s "
     "AND f.seq < a.seq ORDER BY f.seq DESC LIMIT %(limit)s) p ON true "
     "WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s ORDER BY p.seq DESC"
 )
 SELECT_FILES_AFTER_BY_SESSION: Final = (
     "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
-    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = %(tenant_id)s "
     "AND f.session_id = %(session_id)s AND f.seq < a.seq ORDER BY f.seq DESC "
     "LIMIT %(limit)s) p ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
     "AND a.session_id = %(session_id)s ORDER BY p.seq DESC"
 )
 SELECT_FILES_AFTER_BY_EXECUTION: Final = (
     "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
-    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = %(tenant_id)s "
     "AND f.execution_id = %(execution_id)s AND f.seq < a.seq ORDER BY f.seq DESC "
     "LIMIT %(limit)s) p ON true WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
     "AND a.execution_id = %(execution_id)s ORDER BY p.seq DESC"
 )
 SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION: Final = (
     "SELECT {page_file_columns} FROM {schema}.files a LEFT JOIN LATERAL ("
-    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = a.tenant_id "
+    "SELECT {file_columns}, f.seq FROM {schema}.files f WHERE f.tenant_id = %(tenant_id)s "
     "AND f.session_id = %(session_id)s AND f.execution_id = %(execution_id)s "
     "AND f.seq < a.seq ORDER BY f.seq DESC LIMIT %(limit)s) p ON true "
     "WHERE a.tenant_id = %(tenant_id)s AND a.id = %(after)s "
@@ -297,17 +392,27 @@ SELECT_SESSION_FILES: Final = (
     "ORDER BY seq DESC"
 )
 # One statement: find the chain's head (highest version) from any member and insert after
-# it. Two racing calls read the same head; the loser violates files_chain_version_key
-# and the store runs the statement again, which then sees the winner as the head.
+# it. Two racing calls read the same head (or the same highest seq); the loser violates
+# files_chain_version_key (or files_tenant_newest) and the store runs the statement
+# again, which then sees the winner. No row
+# back: the member is missing, or the id is taken (a retry: the error path tells which).
 INSERT_FILE_VERSION: Final = (
     "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
-    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) "
-    "SELECT %(id)s, h.tenant_id, h.session_id, h.execution_id, COALESCE(%(name)s, h.name), "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id, "
+    "seq) SELECT %(id)s, h.tenant_id, h.session_id, h.execution_id, COALESCE(%(name)s, h.name), "
     "COALESCE(%(content_type)s, h.content_type), %(size_bytes)s, %(s3_key)s, h.version + 1, "
-    "h.id, %(now)s, %(now)s, h.chain_id FROM {schema}.files h WHERE "
+    "h.id, %(now)s, %(now)s, h.chain_id, (SELECT max(s.seq) + 1 FROM {schema}.files s WHERE "
+    "s.tenant_id = %(tenant_id)s) FROM {schema}.files h WHERE "
     "h.tenant_id = %(tenant_id)s AND h.chain_id = (SELECT m.chain_id FROM {schema}.files m "
     "WHERE m.tenant_id = %(tenant_id)s AND m.id = %(file_id)s) ORDER BY h.version DESC "
-    "LIMIT 1 RETURNING {file_columns}"
+    "LIMIT 1 ON CONFLICT (tenant_id, id) DO NOTHING RETURNING {file_columns}"
+)
+# A retried create_file_version's file (id), and whether file_id names a member of its
+# chain: a retry matches only the version it appended to that chain.
+SELECT_FILE_AND_CHAIN_MEMBERSHIP: Final = (
+    "SELECT {file_columns}, COALESCE(chain_id = (SELECT m.chain_id FROM {schema}.files m "
+    "WHERE m.tenant_id = %(tenant_id)s AND m.id = %(file_id)s), false) FROM {schema}.files "
+    "WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
 )
 # The whole chain in one range scan of files_chain_version_key, however deep it is.
 SELECT_FILE_VERSIONS: Final = (
@@ -339,17 +444,21 @@ DELETE_SESSION: Final = "DELETE FROM {schema}.sessions WHERE tenant_id = %s AND 
 
 # -- Purge and prune --------------------------------------------------------------------
 
-# One statement, so all or nothing without a transaction of its own: the foreign keys
-# are checked when the whole statement ends, after every table's rows are gone.
+# The tables distributed by tenant in one statement: the foreign keys are checked when
+# the whole statement ends, after every table's rows are gone. The outer FROM (one row:
+# an aggregate) pins the statement to the tenant's shard; without a FROM, Citus plans
+# each CTE as a subplan of its own. api_keys, a reference table on Citus (on every
+# node), goes in PURGE_TENANT_KEYS, in the same transaction (retention.purge_tenant).
 PURGE_TENANT: Final = (
     "WITH f AS (DELETE FROM {schema}.files WHERE tenant_id = %(tenant_id)s RETURNING s3_key), "
     "e AS (DELETE FROM {schema}.executions WHERE tenant_id = %(tenant_id)s RETURNING 1), "
     "s AS (DELETE FROM {schema}.sessions WHERE tenant_id = %(tenant_id)s RETURNING 1), "
-    "k AS (DELETE FROM {schema}.skills WHERE tenant_id = %(tenant_id)s RETURNING 1), "
-    "a AS (DELETE FROM {schema}.api_keys WHERE tenant_id = %(tenant_id)s RETURNING 1) "
-    "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM e), (SELECT count(*) FROM s), "
-    "(SELECT count(*) FROM k), COALESCE((SELECT array_agg(s3_key) FROM f), '{{}}')"
+    "k AS (DELETE FROM {schema}.skills WHERE tenant_id = %(tenant_id)s RETURNING 1) "
+    "SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM s), (SELECT count(*) FROM k), "
+    "COALESCE((SELECT array_agg(s3_key) FROM f), '{{}}') FROM (SELECT count(*) FROM "
+    "{schema}.executions o WHERE o.tenant_id = %(tenant_id)s) one"
 )
+PURGE_TENANT_KEYS: Final = "DELETE FROM {schema}.api_keys WHERE tenant_id = %(tenant_id)s"
 # Every sub-statement sees one snapshot: candidates minus removed is what files keep.
 # A file naming a candidate committed meanwhile fails files_execution_fkey: nothing goes.
 PRUNE_EXECUTIONS: Final = (
@@ -363,6 +472,42 @@ PRUNE_EXECUTIONS: Final = (
 )
 
 # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -----------------------------
+
+# -- Row-level security (tenancy.py, rls.py) ---------------------------------------------
+
+# How many of the five tenant tables enforce their policies (ENABLE and FORCE), and
+# whether the connected role escapes them anyway (superuser or BYPASSRLS).
+SELECT_RLS_STATE: Final = (
+    "SELECT (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = "
+    "%s::regnamespace AND relname IN ('api_keys', 'executions', 'files', 'sessions', "
+    "'skills') AND relrowsecurity AND relforcerowsecurity), "
+    "(SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user), "
+    "to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL"
+)
+# Asked only where Citus is installed (the table exists): how many of the schema's
+# tables it distributes, whose shards never see the transaction's declaration.
+SELECT_CITUS_TABLES_IN_SCHEMA: Final = (
+    "SELECT count(*) FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c "
+    "ON c.oid = p.logicalrelid WHERE c.relnamespace = %s::regnamespace"
+)
+ENABLE_RLS: Final = (
+    "ALTER TABLE {schema}.api_keys ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.executions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.files ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.sessions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.skills ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY"
+)
+DISABLE_RLS: Final = (
+    "ALTER TABLE {schema}.api_keys NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.executions NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.files NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.sessions NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY; "
+    "ALTER TABLE {schema}.skills NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"
+)
+# The operators' declared path, for a transaction that serves every tenant on purpose
+# (the bulk capability's snapshot), local to it.
+SET_LOCAL_SCOPE_ALL: Final = "SELECT set_config('skillbox.scope', 'all', true)"
+SET_LOCAL_TENANT: Final = "SELECT set_config('skillbox.tenant_id', %s, true)"
 
 # The first statement of an export's transaction: one snapshot for every later read.
 SET_TRANSACTION_SNAPSHOT: Final = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
@@ -432,15 +577,45 @@ COPY_BULK_EXECUTIONS: Final = (
     "output, logs, files_url, files_list, duration_ms, error, created_at, finished_at) "
     "FROM STDIN"
 )
+# files.seq has no default (migration 0003): bulk.py numbers a batch from the tenant's
+# highest seq (SELECT_FILES_MAX_SEQ) in row order.
 COPY_BULK_FILES: Final = (
     "COPY {schema}.files (id, tenant_id, session_id, execution_id, name, content_type, "
-    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id) FROM STDIN"
+    "size_bytes, s3_key, version, parent_id, created_at, updated_at, chain_id, seq) FROM STDIN"
+)
+SELECT_FILES_MAX_SEQ: Final = (
+    "SELECT COALESCE(max(seq), 0) FROM {schema}.files WHERE tenant_id = %s"
 )
 COPY_BULK_SESSIONS: Final = (
     "COPY {schema}.sessions (id, tenant_id, external_id, created_at, last_accessed_at) FROM STDIN"
 )
 COPY_BULK_SKILLS: Final = (
     "COPY {schema}.skills (tenant_id, name, version, description, lang, uploaded_at) FROM STDIN"
+)
+# The same rows by INSERT, where row-level security applies to the role: PostgreSQL
+# refuses COPY FROM into a table whose policies apply ("use INSERT statements instead").
+# Sent with executemany, which psycopg pipelines: one round trip per batch, not per row.
+INSERT_BULK_KEYS: Final = (
+    "INSERT INTO {schema}.api_keys (id, key_hash, tenant_id, name, created_at, revoked_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s)"
+)
+INSERT_BULK_EXECUTIONS: Final = (
+    "INSERT INTO {schema}.executions (id, skill_name, skill_version, tenant_id, status, "
+    "input, output, logs, files_url, files_list, duration_ms, error, created_at, "
+    "finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+INSERT_BULK_FILES: Final = (
+    "INSERT INTO {schema}.files (id, tenant_id, session_id, execution_id, name, "
+    "content_type, size_bytes, s3_key, version, parent_id, created_at, updated_at, "
+    "chain_id, seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+INSERT_BULK_SESSIONS: Final = (
+    "INSERT INTO {schema}.sessions (id, tenant_id, external_id, created_at, "
+    "last_accessed_at) VALUES (%s, %s, %s, %s, %s)"
+)
+INSERT_BULK_SKILLS: Final = (
+    "INSERT INTO {schema}.skills (tenant_id, name, version, description, lang, "
+    "uploaded_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 
 # -- Skills -----------------------------------------------------------------------------
@@ -484,7 +659,13 @@ class Statements:
     CREATE_SCHEMA: bytes
     LOCK_MIGRATIONS: bytes
     LOCK_MIGRATIONS_SESSION: bytes
-    SET_LOCK_TIMEOUT: bytes
+    SET_LOCAL_LOCK_TIMEOUT: bytes
+    SELECT_RLS_STATE: bytes
+    SELECT_CITUS_TABLES_IN_SCHEMA: bytes
+    ENABLE_RLS: bytes
+    DISABLE_RLS: bytes
+    SET_LOCAL_SCOPE_ALL: bytes
+    SET_LOCAL_TENANT: bytes
     UNLOCK_MIGRATIONS_SESSION: bytes
     SET_LOCAL_SEARCH_PATH: bytes
     SET_SEARCH_PATH: bytes
@@ -494,8 +675,17 @@ class Statements:
     SELECT_SCHEMA_VERSION: bytes
     SELECT_TABLE_COUNTS: bytes
     SELECT_TABLE_COUNTS_ESTIMATED: bytes
+    SELECT_CITUS_VERSION: bytes
+    SELECT_SHARD_ROW_ESTIMATES: bytes
+    SELECT_TABLE_COUNTS_WANTED: bytes
+    SELECT_DISTRIBUTED_TABLE_COUNT: bytes
+    SELECT_TABLE_EXISTS: bytes
+    SELECT_CITUS_LAYOUT: bytes
+    CREATE_REFERENCE_TABLE: bytes
+    CREATE_DISTRIBUTED_TABLE: bytes
     INSERT_MIGRATION: bytes
     INSERT_KEY: bytes
+    SELECT_KEY: bytes
     SELECT_KEY_BY_HASH: bytes
     SELECT_VALID_KEY_BY_HASH: bytes
     SELECT_KEYS: bytes
@@ -508,8 +698,10 @@ class Statements:
     UPDATE_RUNNING_EXECUTION: bytes
     SELECT_EXECUTION_STATUS: bytes
     INSERT_FILE: bytes
+    INSERT_TENANT_FIRST_FILE: bytes
     INSERT_FILE_AFTER_PARENT: bytes
     SELECT_FILE_VERSION: bytes
+    SELECT_CHAIN_VERSION_TAKEN: bytes
     SELECT_FILE: bytes
     UPDATE_FILE: bytes
     DELETE_FILE: bytes
@@ -523,6 +715,7 @@ class Statements:
     SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION: bytes
     SELECT_SESSION_FILES: bytes
     INSERT_FILE_VERSION: bytes
+    SELECT_FILE_AND_CHAIN_MEMBERSHIP: bytes
     SELECT_FILE_VERSIONS: bytes
     UPSERT_SESSION: bytes
     SELECT_SESSION: bytes
@@ -550,9 +743,16 @@ class Statements:
     COPY_BULK_KEYS: bytes
     COPY_BULK_EXECUTIONS: bytes
     COPY_BULK_FILES: bytes
+    SELECT_FILES_MAX_SEQ: bytes
     COPY_BULK_SESSIONS: bytes
     COPY_BULK_SKILLS: bytes
+    INSERT_BULK_KEYS: bytes
+    INSERT_BULK_EXECUTIONS: bytes
+    INSERT_BULK_FILES: bytes
+    INSERT_BULK_SESSIONS: bytes
+    INSERT_BULK_SKILLS: bytes
     PURGE_TENANT: bytes
+    PURGE_TENANT_KEYS: bytes
     PRUNE_EXECUTIONS: bytes
     UPSERT_SKILL: bytes
     SELECT_SKILL: bytes

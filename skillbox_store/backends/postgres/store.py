@@ -6,7 +6,9 @@ an implicit transaction would cost a ROLLBACK round trip each time. Store-chosen
 timestamps come from Python (``uuid4``, `utc_now`), so an insert needs no RETURNING;
 updates use RETURNING, get-or-create and upsert use ``INSERT … ON CONFLICT``, and
 `create_file_version` is one ``INSERT … SELECT``. Only error paths may take a second
-query, to tell `NotFoundError` from `ConflictError`.
+query, to tell `NotFoundError` from `ConflictError`, and so may a create repeated with
+the caller's id: its insert says ``ON CONFLICT (tenant_id, id) DO NOTHING``, and a row
+count of 0 is followed by one read of the stored record to compare with the request.
 
 Transactions. A `transaction()` block holds one pooled connection for its whole block
 (``BEGIN`` … ``COMMIT``); inside it each write runs in a savepoint, so a failed call
@@ -31,22 +33,35 @@ from typing import Any, Final, Self
 
 from psycopg.types.json import Jsonb
 
+from skillbox_store import idempotency
 from skillbox_store import validation as check
+from skillbox_store.backends.keyset import keyset_page
 from skillbox_store.backends.postgres import bulk, retention, rows
-from skillbox_store.backends.postgres.connections import Connections, Pool, Row, Shared
-from skillbox_store.backends.postgres.errors import is_chain_version_taken, is_missing_table
+from skillbox_store.backends.postgres.connections import Connections, Pool, Shared
+from skillbox_store.backends.postgres.distribute import Placement, distribute_tables
+from skillbox_store.backends.postgres.errors import (
+    is_foreign_key_violation,
+    is_missing_table,
+    is_unique_violation,
+)
 from skillbox_store.backends.postgres.jsonb import to_jsonb
-from skillbox_store.backends.postgres.statements import Statements
+from skillbox_store.backends.postgres.rls import RlsState
+from skillbox_store.backends.postgres.statements import SHARD_RELTUPLES, Statements
+from skillbox_store.backends.postgres.tenancy import declarations
 from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
-    AlreadyFinishedError,
-    AlreadyRevokedError,
     ConflictError,
     NotFoundError,
     StoreError,
+    already_finished,
+    already_revoked,
+    hash_taken,
     not_found,
-    not_in_listing,
     shown,
+    still_a_parent,
+    version_misplaced,
+    version_not_above_parent,
+    version_taken,
 )
 from skillbox_store.records import (
     APIKey,
@@ -60,6 +75,7 @@ from skillbox_store.records import (
     trusted_record,
     utc_now,
 )
+from skillbox_store.retries import retried
 from skillbox_store.stats import ESTIMATE_ABOVE, TABLES, Estimate
 from skillbox_store.store import Store
 
@@ -77,16 +93,16 @@ def _json(value: Any) -> Jsonb | None:
     return to_jsonb(value)
 
 
-def _new_execution(e: Execution) -> tuple[list[Any], Execution]:
+def _new_execution(e: Execution, chosen_id: str | None) -> tuple[list[Any], Execution]:
     """Return the parameters of ``INSERT_EXECUTION`` for a checked execution, and the record.
 
     The values are checked and in UTC already, so they become the record as they are
     (`trusted_record`): converting them again through `rows.execution_from_row` would
-    cost about 2 µs a call, as much as all the checks (issue 13: `create_execution` at
-    the raw pool's throughput).
+    cost about 2 µs a call, as much as all the checks, where `create_execution` is to
+    keep up with the raw pool's throughput (`benchmarks/run.py`).
     """
     values: dict[str, Any] = {
-        "id": new_id(),
+        "id": chosen_id or new_id(),
         "skill_name": e.skill_name,
         "skill_version": e.skill_version,
         "tenant_id": e.tenant_id,
@@ -108,16 +124,11 @@ def _new_execution(e: Execution) -> tuple[list[Any], Execution]:
     return params, trusted_record(Execution, values)
 
 
-def _keyset_page(found: list[Row], tenant_id: str, record: str, after: str) -> list[Row]:
-    """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape).
-
-    Raises:
-        NotFoundError: no row at all: ``after`` is not a ``record`` of the listing.
-    """
-    if not found:
-        raise not_in_listing(tenant_id, record, after)
-    # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
-    return [] if found[0][0] is None else found
+def _vanished(record: str, record_id: str) -> ConflictError:
+    """The error of a retry whose record was deleted between its insert and its read."""
+    return ConflictError(
+        f"{record} {record_id} was deleted while this call was creating it; try again"
+    )
 
 
 class PostgresStore:
@@ -142,8 +153,16 @@ class PostgresStore:
         schema: str = DEFAULT_SCHEMA,
         owns_pool: bool = False,
         password: str | None = None,
+        lock_timeout: float | None = None,
+        rls: RlsState | None = None,
     ) -> None:
         """Wrap ``pool``; ``owns_pool`` makes `close` close it, ``password`` is scrubbed.
+
+        ``lock_timeout`` (seconds) bounds each row-lock wait inside a `transaction`
+        block on the server, set for that transaction only; every call is bounded by
+        the pool's ``timeout`` in any case. ``rls`` is what `open_store` found of
+        row-level security; a pool of the caller's declares each statement's tenant
+        unless told ``RlsState(mode="off", …, declaring=False)``.
 
         Raises:
             InvalidArgumentError: ``schema`` is not a name PostgreSQL keeps as given
@@ -154,6 +173,15 @@ class PostgresStore:
         shared = Shared(
             pool, Statements.for_schema(schema), owns_pool, password, schema_checked=owns_pool
         )
+        kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+        # psycopg prepares after 5 executions unless told otherwise.
+        shared.prepared = kwargs.get("prepare_threshold", 5) is not None
+        if lock_timeout is not None:
+            # At least 1 ms: lock_timeout 0 would mean no bound at all.
+            shared.lock_timeout = f"{max(1, round(lock_timeout * 1000))}ms"
+        self._rls = rls
+        if rls is None or rls.declaring:
+            shared.declared = declarations(shared.sql)
         self._db = Connections(shared)
 
     @property
@@ -166,59 +194,100 @@ class PostgresStore:
         """The schema that holds the store's tables."""
         return self._db.sql.schema
 
+    @property
+    def row_level_security(self) -> RlsState | None:
+        """Row-level security as found at open (`status` shows it); None: not known."""
+        return self._rls
+
     # -- API keys ---------------------------------------------------------------------------
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("key_hash", key_hash)
-        row = (new_id(), key_hash, tenant_id, name, utc_now())
-        await self._db.query(self._db.sql.INSERT_KEY, row, "count", write=True)
-        return rows.key_from_row((*row, None))
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
+        chosen = check.create_key(tenant_id, name, key_hash, id)
+        sql = self._db.sql
+        key_id = chosen or new_id()
+        row = (key_id, key_hash, tenant_id, name, utc_now())
+        try:
+            inserted = await self._db.query(sql.INSERT_KEY, row, "count", write=True)
+        except ConflictError as exc:
+            # The primary key is the arbiter, so the one unique index INSERT_KEY can
+            # violate is the hash's: known from the statement, not from a constraint
+            # name (which Citus does not pass on). Identical retries racing each other
+            # land here too: PostgreSQL notes the arbiter's conflict with a row not yet
+            # committed without waiting, then waits on the hash's index and fails once
+            # the other attempt commits. Its key, found by the id, tells the two apart.
+            if not is_unique_violation(exc.__cause__):
+                raise
+            taken = hash_taken()
+            if chosen is None:
+                raise taken from exc
+            found = await self._db.one(sql.SELECT_KEY, (tenant_id, key_id))
+            if found is None:
+                raise taken from exc
+        else:
+            if inserted:
+                return rows.key_from_row((*row, None))
+            # The id is taken: a retry, or another request's key.
+            found = await self._db.one(sql.SELECT_KEY, (tenant_id, key_id))
+            if found is None:
+                raise _vanished("API key", key_id)
+        stored = rows.key_from_row(found)
+        differences = idempotency.key_differences(stored, name, key_hash)
+        return idempotency.replayed(stored, "API key", differences)
 
     async def get_key_by_hash(self, key_hash: str) -> APIKey:
-        check.check_text("key_hash", key_hash)
+        check.get_key_by_hash(key_hash)
         row = await self._db.one(self._db.sql.SELECT_KEY_BY_HASH, (key_hash,))
         if row is None:
             raise NotFoundError("no API key has this hash")
         return rows.key_from_row(row)
 
     async def validate_key(self, key_hash: str) -> APIKey | None:
-        check.check_text("key_hash", key_hash)
+        check.validate_key(key_hash)
         row = await self._db.one(self._db.sql.SELECT_VALID_KEY_BY_HASH, (key_hash,))
         return None if row is None else rows.key_from_row(row)
 
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
-        check.check_text("tenant_id", tenant_id)
+        check.list_keys(tenant_id)
         found = await self._db.all(self._db.sql.SELECT_KEYS, (tenant_id,))
         return [rows.key_from_row(row) for row in found]
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
+        key_id = check.revoke_key(tenant_id, key_id)
         sql = self._db.sql
         row = await self._db.one(sql.REVOKE_KEY, (utc_now(), tenant_id, key_id), write=True)
         if row is not None:
             return rows.key_from_row(row)
         if await self._db.one(sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
             raise not_found(tenant_id, f"API key {shown(key_id)}")
-        raise AlreadyRevokedError(f"API key {key_id} was already revoked")
+        raise already_revoked(key_id)
 
     # -- Executions -------------------------------------------------------------------------
 
-    async def create_execution(self, execution: Execution) -> Execution:
-        params, created = _new_execution(check.check_execution(execution, keep_status=False))
-        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
-        return created
+    async def create_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        checked, chosen = check.create_execution(execution, id)
+        return await self._insert_execution(checked, chosen)
 
-    async def insert_execution(self, execution: Execution) -> Execution:
-        params, created = _new_execution(check.check_execution(execution, keep_status=True))
-        await self._db.query(self._db.sql.INSERT_EXECUTION, params, "count", write=True)
-        return created
+    async def insert_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        checked, chosen = check.insert_execution(execution, id)
+        return await self._insert_execution(checked, chosen)
+
+    async def _insert_execution(self, checked: Execution, chosen: str | None) -> Execution:
+        """Insert a checked execution in one statement; a retry reads what it stored."""
+        params, created = _new_execution(checked, chosen)
+        sql = self._db.sql
+        if await self._db.query(sql.INSERT_EXECUTION, params, "count", write=True):
+            return created
+        found = await self._db.one(sql.SELECT_EXECUTION, (checked.tenant_id, created.id))
+        if found is None:
+            raise _vanished("execution", created.id)
+        stored = rows.execution_from_row(found)
+        differences = idempotency.execution_differences(stored, checked)
+        return idempotency.replayed(stored, "execution", differences)
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
-        check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
+        execution_id = check.get_execution(tenant_id, execution_id)
         row = await self._db.one(self._db.sql.SELECT_EXECUTION, (tenant_id, execution_id))
         if row is None:
             raise not_found(tenant_id, f"execution {shown(execution_id)}")
@@ -232,21 +301,18 @@ class PostgresStore:
         *,
         after: str | None = None,
     ) -> list[Execution]:
-        check.check_text("tenant_id", tenant_id)
-        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
-        offset = check.check_offset(offset)
-        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
+        limit, offset, after = check.list_executions(tenant_id, limit, offset, after)
         sql = self._db.sql
         if after is None:
             found = await self._db.all(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
         else:
             params = {"tenant_id": tenant_id, "after": after, "limit": limit}
             found = await self._db.all(sql.SELECT_EXECUTIONS_AFTER, params)
-            found = _keyset_page(found, tenant_id, "execution", after)
+            found = keyset_page(found, tenant_id, "execution", after)
         return [rows.execution_from_row(row) for row in found]
 
     async def update_execution(self, execution: Execution) -> Execution:
-        e = check.check_execution_update(execution)
+        e = check.update_execution(execution)
         sql = self._db.sql
         params = (
             e.status,
@@ -266,16 +332,17 @@ class PostgresStore:
         status = await self._db.one(sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
         if status is None:
             raise not_found(e.tenant_id, f"execution {shown(e.id)}")
-        raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
+        raise already_finished(e.id, status[0])
 
     # -- Files ------------------------------------------------------------------------------
 
-    async def create_file(self, file: File) -> File:
-        f = check.check_file(file)
+    async def create_file(self, file: File, *, id: str | None = None) -> File:
+        f, chosen = check.create_file(file, id)
         sql = self._db.sql
+        file_id = chosen or new_id()
         now = utc_now()
         params = {
-            "id": new_id(),
+            "id": file_id,
             "tenant_id": f.tenant_id,
             "session_id": f.session_id,
             "execution_id": f.execution_id,
@@ -287,9 +354,16 @@ class PostgresStore:
             "parent_id": f.parent_id,
             "now": now,
         }
-        insert = sql.INSERT_FILE if f.parent_id is None else sql.INSERT_FILE_AFTER_PARENT
+        taken: ConflictError | None = None
         try:
-            inserted = await self._db.query(insert, params, "count", write=True)
+            inserted = await self._insert_file(params, parented=f.parent_id is not None)
+        except ConflictError as exc:
+            # The version is taken in the chain. As in `create_key`, identical retries
+            # racing each other fail this way (on files_chain_version_key) once the
+            # first commits: then the id names the file that took the version.
+            if chosen is None:
+                raise
+            taken, inserted = exc, 0
         except NotFoundError:
             if f.execution_id is None:
                 raise
@@ -298,40 +372,76 @@ class PostgresStore:
             raise not_found(
                 f.tenant_id, f"execution {shown(f.execution_id)} (named by execution_id)"
             ) from None
-        if not inserted:
+        if inserted:
+            return rows.file_from_params(params)
+        if chosen is not None:
+            # Checked before the parent: a retry's parent is still there, and the row the
+            # first attempt inserted is why nothing was inserted now.
+            found = await self._db.one(sql.SELECT_FILE, (f.tenant_id, chosen))
+            if found is not None:
+                stored = rows.file_from_row(found)
+                differences = idempotency.file_differences(stored, f)
+                return idempotency.replayed(stored, "file", differences)
+        if taken is not None:
+            raise taken
+        if f.parent_id is not None:
             parent = await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.parent_id))
             if parent is None:
                 raise not_found(f.tenant_id, f"file {shown(f.parent_id)} (named by parent_id)")
-            raise ConflictError(
-                f"version {f.version} must be greater than the parent's ({parent[0]})"
-            )
-        return rows.file_from_row(
-            (
-                params["id"],
-                f.tenant_id,
-                f.session_id,
-                f.execution_id,
-                f.name,
-                f.content_type,
-                f.size_bytes,
-                f.s3_key,
-                f.version,
-                f.parent_id,
-                now,
-                now,
-            )
+            if f.version <= parent[0]:
+                raise version_not_above_parent(f.version, parent[0])
+        # Only the id stood in the way, and its record has been deleted since.
+        raise _vanished("file", file_id)
+
+    async def _insert_file(self, params: dict[str, Any], *, parented: bool) -> int:
+        """Insert a new file; return the row count (0: see INSERT_FILE_AFTER_PARENT).
+
+        A lost race for the tenant's next seq (migration 0003) runs the statement
+        again, which then reads the winner's. Whether a unique violation was that race
+        or a version taken in the chain is asked of the database, not read from the
+        error's constraint name, which Citus does not pass on.
+
+        Raises:
+            ConflictError: the version is used in the parent's chain already.
+            NotFoundError: the execution named is not the tenant's.
+        """
+        sql = self._db.sql
+        for _ in range(_VERSION_ATTEMPTS):
+            try:
+                if parented:
+                    inserted: int = await self._db.query(
+                        sql.INSERT_FILE_AFTER_PARENT, params, "count", write=True
+                    )
+                    return inserted
+                inserted = await self._db.query(sql.INSERT_FILE, params, "count", write=True)
+                if inserted:
+                    return inserted
+                # No row: the tenant has no file yet (or the id is taken, and this
+                # inserts nothing either).
+                inserted = await self._db.query(
+                    sql.INSERT_TENANT_FIRST_FILE, params, "count", write=True
+                )
+                return inserted
+            except ConflictError as exc:
+                if not is_unique_violation(exc.__cause__):
+                    raise
+                if parented and await self._db.one(sql.SELECT_CHAIN_VERSION_TAKEN, params):
+                    raise version_taken(params["version"]) from exc
+                retried()  # lost the race for the tenant's next file number
+        raise ConflictError(
+            f"lost the race for tenant {params['tenant_id']!r}'s next file number "
+            f"{_VERSION_ATTEMPTS} times; try again"
         )
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
+        file_id = check.get_file(tenant_id, file_id)
         row = await self._db.one(self._db.sql.SELECT_FILE, (tenant_id, file_id))
         if row is None:
             raise not_found(tenant_id, f"file {shown(file_id)}")
         return rows.file_from_row(row)
 
     async def update_file(self, file: File) -> File:
-        f = check.check_file_update(file)
+        f = check.update_file(file)
         sql = self._db.sql
         params = {
             "name": f.name,
@@ -343,30 +453,42 @@ class PostgresStore:
             "tenant_id": f.tenant_id,
             "id": f.id,
         }
-        row = await self._db.one(sql.UPDATE_FILE, params, write=True)
+        try:
+            row = await self._db.one(sql.UPDATE_FILE, params, write=True)
+        except ConflictError as exc:
+            # The one unique index UPDATE_FILE can violate is files_chain_version_key: the
+            # version is used elsewhere in the chain (known from the statement, not from
+            # the driver's text, which every backend would word differently).
+            if not is_unique_violation(exc.__cause__):
+                raise
+            raise version_misplaced(f.version) from exc
         if row is not None:
             return rows.file_from_row(row)
         if await self._db.one(sql.SELECT_FILE_VERSION, (f.tenant_id, f.id)) is None:
             raise not_found(f.tenant_id, f"file {shown(f.id)}")
-        raise ConflictError(
-            f"version {f.version} must stay above the parent's and below every child's"
-        )
+        raise version_misplaced(f.version)
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
-        deleted = await self._db.query(
-            self._db.sql.DELETE_FILE,
-            (tenant_id, file_id),
-            "count",
-            write=True,
-            referenced=ConflictError,
-        )
+        file_id = check.delete_file(tenant_id, file_id)
+        try:
+            deleted = await self._db.query(
+                self._db.sql.DELETE_FILE,
+                (tenant_id, file_id),
+                "count",
+                write=True,
+                referenced=ConflictError,
+            )
+        except ConflictError as exc:
+            # The one foreign key DELETE_FILE can violate is files_parent_fkey: a later
+            # version names this file. Said in every backend's words, not the driver's.
+            if not is_foreign_key_violation(exc.__cause__):
+                raise
+            raise still_a_parent(file_id) from exc
         if not deleted:
             raise not_found(tenant_id, f"file {shown(file_id)}")
 
     async def list_files(self, filter: FileFilter) -> list[File]:
-        wanted = check.check_file_filter(filter)
+        wanted = check.list_files(filter)
         if wanted.matches_nothing:
             self._db.check_usable()
             return []
@@ -379,7 +501,7 @@ class PostgresStore:
                 "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
             }[wanted.narrowed_by]
             found = await self._db.all(query, wanted.named_params)
-            found = _keyset_page(found, wanted.tenant_id, "file", wanted.after)
+            found = keyset_page(found, wanted.tenant_id, "file", wanted.after)
             return [rows.file_from_row(row) for row in found]
         query = {
             "tenant": sql.SELECT_FILES_PAGE,
@@ -390,8 +512,7 @@ class PostgresStore:
         return [rows.file_from_row(row) for row in await self._db.all(query, wanted.params)]
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
-        canonical = check.match_id(session_id)
+        canonical = check.list_session_files(tenant_id, session_id)
         if canonical is None:
             self._db.check_usable()
             return []
@@ -407,10 +528,14 @@ class PostgresStore:
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
-        """Append a version in one statement; a lost race on the head runs it again."""
-        file_id = check.check_file_version(
-            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        """Append a version in one statement; a lost race on the head runs it again.
+
+        A repeat with the caller's id inserts nothing and reads the version it appended.
+        """
+        file_id, chosen = check.create_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key, id
         )
         params: dict[str, Any] = {
             "tenant_id": tenant_id,
@@ -421,16 +546,21 @@ class PostgresStore:
             "s3_key": s3_key,
         }
         for _ in range(_VERSION_ATTEMPTS):
-            params["id"] = new_id()
+            params["id"] = chosen or new_id()
             params["now"] = utc_now()
             try:
                 row = await self._db.query(
                     self._db.sql.INSERT_FILE_VERSION, params, "one", write=True
                 )
             except ConflictError as exc:
-                if is_chain_version_taken(exc.__cause__ or exc):
+                # A lost race for the chain's next version or the tenant's next seq:
+                # both are read afresh by the next run (and the id is the arbiter).
+                if is_unique_violation(exc.__cause__):
+                    retried()
                     continue
                 raise
+            if row is None and chosen is not None:
+                return await self._retried_file_version(params)
             if row is None:
                 raise not_found(tenant_id, f"file {shown(file_id)}")
             return rows.file_from_row(row)
@@ -439,9 +569,29 @@ class PostgresStore:
             f"{_VERSION_ATTEMPTS} times; try again"
         )
 
+    async def _retried_file_version(self, params: dict[str, Any]) -> File:
+        """Tell why `INSERT_FILE_VERSION` with a caller's id inserted nothing.
+
+        Raises:
+            AlreadyExistsError: the id is the tenant's file, made by another request.
+            NotFoundError: the id is free: it was ``file_id`` that named nothing.
+        """
+        found = await self._db.one(self._db.sql.SELECT_FILE_AND_CHAIN_MEMBERSHIP, params)
+        if found is None:
+            raise not_found(params["tenant_id"], f"file {shown(params['file_id'])}")
+        stored = rows.file_from_row(found[:-1])
+        differences = idempotency.file_version_differences(
+            stored,
+            in_chain=found[-1],
+            name=params["name"],
+            content_type=params["content_type"],
+            size_bytes=params["size_bytes"],
+            s3_key=params["s3_key"],
+        )
+        return idempotency.replayed(stored, "file", differences)
+
     async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
-        canonical = check.match_id(file_id)
+        canonical = check.list_file_versions(tenant_id, file_id)
         if canonical is None:
             self._db.check_usable()
             return []
@@ -453,8 +603,7 @@ class PostgresStore:
     # -- Sessions ---------------------------------------------------------------------------
 
     async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_or_create_session(tenant_id, external_id)
         now = utc_now()
         row = await self._db.one(
             self._db.sql.UPSERT_SESSION,
@@ -465,16 +614,14 @@ class PostgresStore:
         return rows.session_from_row(row)
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.get_session(tenant_id, session_id)
         row = await self._db.one(self._db.sql.SELECT_SESSION, (tenant_id, session_id))
         if row is None:
             raise not_found(tenant_id, f"session {shown(session_id)}")
         return rows.session_from_row(row)
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_session_by_external_id(tenant_id, external_id)
         row = await self._db.one(
             self._db.sql.SELECT_SESSION_BY_EXTERNAL_ID, (tenant_id, external_id)
         )
@@ -483,8 +630,7 @@ class PostgresStore:
         return rows.session_from_row(row)
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.touch_session(tenant_id, session_id)
         row = await self._db.one(
             self._db.sql.TOUCH_SESSION, (utc_now(), tenant_id, session_id), write=True
         )
@@ -493,8 +639,7 @@ class PostgresStore:
         return rows.session_from_row(row)
 
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.delete_session(tenant_id, external_id)
         deleted = await self._db.query(
             self._db.sql.DELETE_SESSION, (tenant_id, external_id), "count", write=True
         )
@@ -504,37 +649,32 @@ class PostgresStore:
     # -- Skills -----------------------------------------------------------------------------
 
     async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
-        r = check.check_skill(record)
+        r = check.upsert_skill(record)
         params = (r.tenant_id, r.name, r.version, r.description, r.lang, utc_now())
         row = await self._db.one(self._db.sql.UPSERT_SKILL, params, write=True)
         assert row is not None  # RETURNING of an upsert always yields a row
         return rows.skill_from_row(row)
 
     async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("version", version)
+        check.get_skill(tenant_id, name, version)
         row = await self._db.one(self._db.sql.SELECT_SKILL, (tenant_id, name, version))
         if row is None:
             raise not_found(tenant_id, f"skill {shown(name)} version {shown(version)}")
         return rows.skill_from_row(row)
 
     async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("version", version)
+        check.delete_skill(tenant_id, name, version)
         await self._db.query(
             self._db.sql.DELETE_SKILL, (tenant_id, name, version), "count", write=True
         )
 
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
-        check.check_text("tenant_id", tenant_id)
+        check.list_skills(tenant_id)
         found = await self._db.all(self._db.sql.SELECT_SKILLS, (tenant_id,))
         return [rows.skill_from_row(row) for row in found]
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
+        check.resolve_latest_version(tenant_id, name)
         row = await self._db.one(self._db.sql.SELECT_LATEST_SKILL_VERSION, (tenant_id, name))
         if row is None:
             raise not_found(tenant_id, f"version of skill {shown(name)}")
@@ -545,13 +685,12 @@ class PostgresStore:
 
     async def purge_tenant(self, tenant_id: str) -> RetentionReport:
         """Delete the tenant's rows of every table in one statement."""
-        check.check_text("tenant_id", tenant_id)
+        check.purge_tenant(tenant_id)
         return await retention.purge_tenant(self._db, tenant_id)
 
     async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
         """Delete in one statement; a file created meanwhile naming a candidate is a conflict."""
-        check.check_text("tenant_id", tenant_id)
-        finished_before = check.check_time("finished_before", finished_before)
+        finished_before = check.prune_executions(tenant_id, finished_before)
         return await retention.prune_executions(self._db, tenant_id, finished_before)
 
     # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -------------------------------
@@ -577,19 +716,59 @@ class PostgresStore:
         """Count the records of every tenant (`skillbox_store.stats.StoreStats`).
 
         With ``exact=False``, a table of at least `ESTIMATE_ABOVE` rows by the planner's
-        statistics is not scanned: its count is the `Estimate` in ``pg_class``.
+        statistics is not scanned: its count is the `Estimate` in ``pg_class`` (on a
+        Citus coordinator, the shards' ``pg_class`` rows summed: the coordinator's own
+        tables are empty shells).
         """
         sql = self._db.sql
         if exact:
             row = await self._db.one(sql.SELECT_TABLE_COUNTS, ())
             assert row is not None  # a SELECT without FROM returns its one row
             return dict(zip(TABLES, (int(n) for n in row), strict=True))
+        if await self._distributed():
+            return await self._counts_on_shards()
         params = {"schema": sql.schema, "above": ESTIMATE_ABOVE}
         row = await self._db.one(sql.SELECT_TABLE_COUNTS_ESTIMATED, params)
         assert row is not None  # one row, from a subquery without FROM
         pairs = zip(row[0::2], row[1::2], strict=True)
         counts = (Estimate(n) if estimated else int(n) for n, estimated in pairs)
         return dict(zip(TABLES, counts, strict=True))
+
+    async def distribute(self) -> list[Placement]:
+        """Distribute the tables on a Citus coordinator, as the README lays them out.
+
+        Not part of the `Store` contract: `skillbox-store migrate --distribute` calls it.
+        Idempotent; see `skillbox_store.backends.postgres.distribute`.
+
+        Raises:
+            MigrationError: Citus is absent, the schema is not migrated, or a table is
+                distributed another way already.
+        """
+        return await distribute_tables(self._db)
+
+    async def _counts_on_shards(self) -> dict[str, int]:
+        """`table_counts(exact=False)` on Citus: the shards' statistics, then counts."""
+        sql = self._db.sql
+        params: dict[str, Any] = {table: f"{sql.schema}.{table}" for table in TABLES}
+        params["reltuples"] = SHARD_RELTUPLES
+        row = await self._db.one(sql.SELECT_SHARD_ROW_ESTIMATES, params)
+        assert row is not None  # a SELECT without FROM returns its one row
+        estimates = dict(zip(TABLES, (int(n) for n in row), strict=True))
+        small = {f"count_{t}": n < ESTIMATE_ABOVE for t, n in estimates.items()}
+        counted = await self._db.one(sql.SELECT_TABLE_COUNTS_WANTED, small)
+        assert counted is not None  # likewise
+        return {
+            table: int(n) if small[f"count_{table}"] else Estimate(estimates[table])
+            for table, n in zip(TABLES, counted, strict=True)
+        }
+
+    async def _distributed(self) -> bool:
+        """Tell whether Citus distributes every table of the store (two reads)."""
+        sql = self._db.sql
+        if await self._db.one(sql.SELECT_CITUS_VERSION, ()) is None:
+            return False
+        row = await self._db.one(sql.SELECT_DISTRIBUTED_TABLE_COUNT, (sql.schema,))
+        return row is not None and int(row[0]) >= len(TABLES)
 
     async def ping(self) -> None:
         await self._db.one(self._db.sql.SELECT_ONE, ())

@@ -18,10 +18,12 @@ import aiosqlite
 from skillbox_store.backends.sqlite import statements as sql
 from skillbox_store.backends.sqlite.connection import rollback_if_open, run
 from skillbox_store.backends.sqlite.rows import (
+    FILE_COLUMNS,
     dump_time,
     execution_from_row,
     execution_to_row,
     file_from_row,
+    file_to_row,
     key_from_row,
     session_from_row,
     skill_from_row,
@@ -97,20 +99,7 @@ def _execution_row(e: Any) -> Row:
 # Named parameters where a value is used twice (numbered ones bound from a sequence
 # are deprecated from Python 3.12).
 def _file_row(f: Any) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "tenant_id": f.tenant_id,
-        "session_id": f.session_id,
-        "execution_id": f.execution_id,
-        "name": f.name,
-        "content_type": f.content_type,
-        "size_bytes": f.size_bytes,
-        "s3_key": f.s3_key,
-        "version": f.version,
-        "parent_id": f.parent_id,
-        "created_at": dump_time(f.created_at),
-        "updated_at": dump_time(f.updated_at),
-    }
+    return dict(zip(FILE_COLUMNS, file_to_row(f, f.id, f.created_at, f.updated_at), strict=True))
 
 
 def _session_row(s: Any) -> Row:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import aiosqlite
@@ -10,7 +11,7 @@ import aiosqlite
 from skillbox_store.backends.sqlite.connection import MEMORY, connect, parse_url, run
 from skillbox_store.backends.sqlite.migrate import migrate as apply_migrations
 from skillbox_store.backends.sqlite.store import SqliteStore
-from skillbox_store.errors import InvalidArgumentError
+from skillbox_store.errors import InvalidArgumentError, UnavailableError
 
 __all__ = ["open_sqlite_store"]
 
@@ -36,12 +37,21 @@ def _readers(value: object) -> int:
     return value
 
 
+def _exists(database: str) -> bool:
+    try:
+        return os.path.lexists(database)
+    except ValueError:
+        # A NUL in the path: `connect` refuses it with its own message.
+        return True
+
+
 async def open_sqlite_store(
     url: str,
     *,
     migrate: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     readers: int = DEFAULT_READERS,
+    create: bool = True,
     **unknown: Any,
 ) -> SqliteStore:
     """Open the SQLite database of ``url`` and migrate it unless ``migrate`` is False.
@@ -55,23 +65,33 @@ async def open_sqlite_store(
             the calls queued ahead of it on the connection; default 5.
         readers: reader connections of a file database (each has its own thread);
             default 1. ``:memory:`` always uses one connection for everything.
+        create: False refuses a database file that does not exist instead of
+            creating it (`UnavailableError`, nothing left behind): for tools that only
+            read a store, such as the command line's ``export`` and ``copy`` source.
 
     Raises:
         InvalidArgumentError: a malformed URL, an unknown or bad option, or a path that
             cannot name a database file (a NUL or lone surrogate in it, too long, a
             directory, a missing parent directory).
         UnavailableError: the file system refuses to open the file (permissions, a
-            read-only location), or it is not a SQLite database.
+            read-only location), or it is not a SQLite database, or (``create=False``)
+            it does not exist.
         MigrationError: the schema cannot be brought to this version.
     """
     if unknown:
         raise InvalidArgumentError(
             f"unknown option(s) for sqlite://: {', '.join(sorted(unknown))}; "
-            "known: busy_timeout, readers"
+            "known: busy_timeout, readers, create"
         )
     database = parse_url(url)
     timeout = _busy_timeout(busy_timeout)
     reader_count = _readers(readers)
+    if not create and database != MEMORY and not _exists(database):
+        # SQLite would create an empty file, and a reader would then report an
+        # unmigrated schema of a database that was never there.
+        raise UnavailableError(
+            f"SQLite {database}: the database file does not exist (nothing was created)"
+        )
     writer = await connect(database, busy_timeout=timeout)
     opened: list[aiosqlite.Connection] = []
     try:

@@ -16,11 +16,14 @@ from pydantic import BaseModel
 from skillbox_store.records import APIKey, Execution, File, Session, SkillRecord
 
 __all__ = [
+    "FILE_COLUMNS",
     "build",
     "dump_json",
     "dump_time",
     "execution_from_row",
+    "execution_to_row",
     "file_from_row",
+    "file_to_row",
     "key_from_row",
     "load_json",
     "load_time",
@@ -35,6 +38,9 @@ _EXECUTION_FIELDS: Final = set(Execution.model_fields)
 _FILE_FIELDS: Final = set(File.model_fields)
 _SESSION_FIELDS: Final = set(Session.model_fields)
 _SKILL_FIELDS: Final = set(SkillRecord.model_fields)
+
+FILE_COLUMNS: Final = tuple(File.model_fields)
+"""The `files` columns of `file_to_row`'s row, by name: the record's fields, in order."""
 
 
 # The stored JSON was written by `dump_json`: no surrounding blanks, so the decoder's
@@ -80,6 +86,28 @@ def execution_to_row(e: Execution, id: str, created_at: datetime) -> tuple[Any, 
         e.error,
         dump_time(created_at),
         None if e.finished_at is None else dump_time(e.finished_at),
+    )
+
+
+def file_to_row(f: File, id: str, created_at: datetime, updated_at: datetime) -> tuple[Any, ...]:
+    """Return the `files` row of ``f`` under ``id``, in `SELECT_FILE`'s column order.
+
+    The one list of a file's columns for writing: a new file (`units.create_file`,
+    ``chain_id`` appended) and a bulk copy (`bulk`, by name through `FILE_COLUMNS`).
+    """
+    return (
+        id,
+        f.tenant_id,
+        f.session_id,
+        f.execution_id,
+        f.name,
+        f.content_type,
+        f.size_bytes,
+        f.s3_key,
+        f.version,
+        f.parent_id,
+        dump_time(created_at),
+        dump_time(updated_at),
     )
 
 

@@ -70,6 +70,11 @@ INSERT_KEY: Final = (
     "INSERT INTO api_keys (id, key_hash, tenant_id, name, created_at) VALUES (?, ?, ?, ?, "
     "?) ON CONFLICT (key_hash) DO NOTHING"
 )
+# A retried create_key's own key (the id is chosen by the caller, scoped by tenant).
+SELECT_KEY: Final = (
+    "SELECT id, key_hash, tenant_id, name, created_at, revoked_at FROM api_keys WHERE "
+    "tenant_id = ? AND id = ?"
+)
 SELECT_KEY_BY_HASH: Final = (
     "SELECT id, key_hash, tenant_id, name, created_at, revoked_at FROM api_keys WHERE key_hash = ?"
 )
@@ -211,6 +216,14 @@ SELECT_CHAIN_HEAD: Final = (
     "s3_key, version, parent_id, created_at, updated_at, chain_id FROM files WHERE "
     "tenant_id = :tenant_id AND chain_id = (SELECT chain_id FROM files WHERE tenant_id = "
     ":tenant_id AND id = :file_id) ORDER BY version DESC LIMIT 1"
+)
+# A retried create_file_version's file (:id), and whether :file_id names a member of
+# its chain: a retry matches only the version it appended to that chain.
+SELECT_FILE_AND_CHAIN_MEMBERSHIP: Final = (
+    "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "
+    "s3_key, version, parent_id, created_at, updated_at, coalesce(chain_id = (SELECT "
+    "m.chain_id FROM files m WHERE m.tenant_id = :tenant_id AND m.id = :file_id), 0) "
+    "FROM files WHERE tenant_id = :tenant_id AND id = :id"
 )
 SELECT_FILE_VERSIONS: Final = (
     "SELECT id, tenant_id, session_id, execution_id, name, content_type, size_bytes, "

@@ -235,45 +235,43 @@ class SqliteStore:
 
     # -- API keys ---------------------------------------------------------------------------
 
-    async def create_key(self, tenant_id: str, name: str, key_hash: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("key_hash", key_hash)
-        return await self._write(units.create_key, tenant_id, name, key_hash)
+    async def create_key(
+        self, tenant_id: str, name: str, key_hash: str, *, id: str | None = None
+    ) -> APIKey:
+        chosen = check.create_key(tenant_id, name, key_hash, id)
+        return await self._write(units.create_key, tenant_id, name, key_hash, chosen)
 
     async def get_key_by_hash(self, key_hash: str) -> APIKey:
-        check.check_text("key_hash", key_hash)
+        check.get_key_by_hash(key_hash)
         key = await self._read(units.get_key_by_hash, key_hash)
         if key is None:
             raise NotFoundError("no API key has this hash")
         return key
 
     async def validate_key(self, key_hash: str) -> APIKey | None:
-        check.check_text("key_hash", key_hash)
+        check.validate_key(key_hash)
         return await self._read(units.validate_key, key_hash)
 
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
-        check.check_text("tenant_id", tenant_id)
+        check.list_keys(tenant_id)
         return await self._read(units.list_keys, tenant_id)
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
-        check.check_text("tenant_id", tenant_id)
-        key_id = check.lookup_id("key id", key_id, tenant_id=tenant_id)
+        key_id = check.revoke_key(tenant_id, key_id)
         return await self._write(units.revoke_key, tenant_id, key_id)
 
     # -- Executions -------------------------------------------------------------------------
 
-    async def create_execution(self, execution: Execution) -> Execution:
-        execution = check.check_execution(execution, keep_status=False)
-        return await self._write(units.insert_execution, execution)
+    async def create_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        execution, chosen = check.create_execution(execution, id)
+        return await self._write(units.insert_execution, execution, chosen)
 
-    async def insert_execution(self, execution: Execution) -> Execution:
-        execution = check.check_execution(execution, keep_status=True)
-        return await self._write(units.insert_execution, execution)
+    async def insert_execution(self, execution: Execution, *, id: str | None = None) -> Execution:
+        execution, chosen = check.insert_execution(execution, id)
+        return await self._write(units.insert_execution, execution, chosen)
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> Execution:
-        check.check_text("tenant_id", tenant_id)
-        execution_id = check.lookup_id("execution id", execution_id, tenant_id=tenant_id)
+        execution_id = check.get_execution(tenant_id, execution_id)
         return await self._read(units.get_execution, tenant_id, execution_id)
 
     async def list_executions(
@@ -284,46 +282,40 @@ class SqliteStore:
         *,
         after: str | None = None,
     ) -> list[Execution]:
-        check.check_text("tenant_id", tenant_id)
-        limit = check.check_limit(limit, maximum=check.EXECUTIONS_PAGE_MAX)
-        offset = check.check_offset(offset)
-        after = check.check_after(after, offset, tenant_id=tenant_id, record="execution")
+        limit, offset, after = check.list_executions(tenant_id, limit, offset, after)
         return await self._read(units.list_executions, tenant_id, limit, offset, after)
 
     async def update_execution(self, execution: Execution) -> Execution:
-        execution = check.check_execution_update(execution)
+        execution = check.update_execution(execution)
         return await self._write(units.update_execution, execution)
 
     # -- Files ------------------------------------------------------------------------------
 
-    async def create_file(self, file: File) -> File:
-        file = check.check_file(file)
-        return await self._write(units.create_file, file)
+    async def create_file(self, file: File, *, id: str | None = None) -> File:
+        file, chosen = check.create_file(file, id)
+        return await self._write(units.create_file, file, chosen)
 
     async def get_file(self, tenant_id: str, file_id: str) -> File:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
+        file_id = check.get_file(tenant_id, file_id)
         return await self._read(units.get_file, tenant_id, file_id)
 
     async def update_file(self, file: File) -> File:
-        file = check.check_file_update(file)
+        file = check.update_file(file)
         return await self._write(units.update_file, file)
 
     async def delete_file(self, tenant_id: str, file_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        file_id = check.lookup_id("file id", file_id, tenant_id=tenant_id)
+        file_id = check.delete_file(tenant_id, file_id)
         await self._write(units.delete_file, tenant_id, file_id)
 
     async def list_files(self, filter: FileFilter) -> list[File]:
-        wanted = check.check_file_filter(filter)
+        wanted = check.list_files(filter)
         if wanted.matches_nothing:
             self._check_usable()
             return []
         return await self._read(units.list_files, wanted)
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
-        canonical = check.match_id(session_id)
+        canonical = check.list_session_files(tenant_id, session_id)
         if canonical is None:
             self._check_usable()
             return []
@@ -338,17 +330,24 @@ class SqliteStore:
         content_type: str | None = None,
         size_bytes: int,
         s3_key: str,
+        id: str | None = None,
     ) -> File:
-        file_id = check.check_file_version(
-            tenant_id, file_id, name, content_type, size_bytes, s3_key
+        file_id, chosen = check.create_file_version(
+            tenant_id, file_id, name, content_type, size_bytes, s3_key, id
         )
         return await self._write(
-            units.create_file_version, tenant_id, file_id, name, content_type, size_bytes, s3_key
+            units.create_file_version,
+            tenant_id,
+            file_id,
+            name,
+            content_type,
+            size_bytes,
+            s3_key,
+            chosen,
         )
 
     async def list_file_versions(self, tenant_id: str, file_id: str) -> list[File]:
-        check.check_text("tenant_id", tenant_id)
-        canonical = check.match_id(file_id)
+        canonical = check.list_file_versions(tenant_id, file_id)
         if canonical is None:
             self._check_usable()
             return []
@@ -357,66 +356,55 @@ class SqliteStore:
     # -- Sessions ---------------------------------------------------------------------------
 
     async def get_or_create_session(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_or_create_session(tenant_id, external_id)
         return await self._write(units.get_or_create_session, tenant_id, external_id)
 
     async def get_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.get_session(tenant_id, session_id)
         return await self._read(units.get_session, tenant_id, session_id)
 
     async def get_session_by_external_id(self, tenant_id: str, external_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.get_session_by_external_id(tenant_id, external_id)
         return await self._read(units.get_session_by_external_id, tenant_id, external_id)
 
     async def touch_session(self, tenant_id: str, session_id: str) -> Session:
-        check.check_text("tenant_id", tenant_id)
-        session_id = check.lookup_id("session id", session_id, tenant_id=tenant_id)
+        session_id = check.touch_session(tenant_id, session_id)
         return await self._write(units.touch_session, tenant_id, session_id)
 
     async def delete_session(self, tenant_id: str, external_id: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("external_id", external_id)
+        check.delete_session(tenant_id, external_id)
         await self._write(units.delete_session, tenant_id, external_id)
 
     # -- Skills -----------------------------------------------------------------------------
 
     async def upsert_skill(self, record: SkillRecord) -> SkillRecord:
-        record = check.check_skill(record)
+        record = check.upsert_skill(record)
         return await self._write(units.upsert_skill, record)
 
     async def get_skill(self, tenant_id: str, name: str, version: str) -> SkillRecord:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("version", version)
+        check.get_skill(tenant_id, name, version)
         return await self._read(units.get_skill, tenant_id, name, version)
 
     async def delete_skill(self, tenant_id: str, name: str, version: str) -> None:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
-        check.check_text("version", version)
+        check.delete_skill(tenant_id, name, version)
         await self._write(units.delete_skill, tenant_id, name, version)
 
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
-        check.check_text("tenant_id", tenant_id)
+        check.list_skills(tenant_id)
         return await self._read(units.list_skills, tenant_id)
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
-        check.check_text("tenant_id", tenant_id)
-        check.check_text("name", name)
+        check.resolve_latest_version(tenant_id, name)
         return await self._read(units.resolve_latest_version, tenant_id, name)
 
     # -- Keeping data -----------------------------------------------------------------------
 
     async def purge_tenant(self, tenant_id: str) -> RetentionReport:
-        check.check_text("tenant_id", tenant_id)
+        check.purge_tenant(tenant_id)
         return await self._write(retention.purge_tenant, tenant_id)
 
     async def prune_executions(self, tenant_id: str, finished_before: datetime) -> RetentionReport:
-        check.check_text("tenant_id", tenant_id)
-        finished_before = check.check_time("finished_before", finished_before)
+        finished_before = check.prune_executions(tenant_id, finished_before)
         return await self._write(retention.prune_executions, tenant_id, finished_before)
 
     # -- Bulk reads and writes (skillbox_store.bulk.StoreBulk) -------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from skillbox_store import idempotency
+from skillbox_store.backends.keyset import keyset_page
 from skillbox_store.backends.sqlite import statements as sql
 from skillbox_store.backends.sqlite.rows import (
     dump_json,
@@ -20,18 +22,21 @@ from skillbox_store.backends.sqlite.rows import (
     execution_from_row,
     execution_to_row,
     file_from_row,
+    file_to_row,
     key_from_row,
     session_from_row,
     skill_from_row,
 )
 from skillbox_store.errors import (
-    AlreadyExistsError,
-    AlreadyFinishedError,
-    AlreadyRevokedError,
-    ConflictError,
+    already_finished,
+    already_revoked,
+    hash_taken,
     not_found,
-    not_in_listing,
     shown,
+    still_a_parent,
+    version_misplaced,
+    version_not_above_parent,
+    version_taken,
 )
 from skillbox_store.records import (
     APIKey,
@@ -55,11 +60,23 @@ def _one(conn: Connection, statement: str, params: tuple[Any, ...] | dict[str, A
 # -- API keys ---------------------------------------------------------------------------
 
 
-def create_key(conn: Connection, tenant_id: str, name: str, key_hash: str) -> APIKey:
-    """Insert a key; a taken hash inserts nothing."""
-    row = (new_id(), key_hash, tenant_id, name, dump_time(utc_now()))
+def create_key(
+    conn: Connection, tenant_id: str, name: str, key_hash: str, chosen_id: str | None
+) -> APIKey:
+    """Insert a key; a taken hash inserts nothing, a retry returns the key it made.
+
+    The caller's id is looked for first, as PostgreSQL's ``ON CONFLICT`` on the id does:
+    a retry must find its own key before the hash it holds looks taken.
+    """
+    if chosen_id is not None:
+        found = _one(conn, sql.SELECT_KEY, (tenant_id, chosen_id))
+        if found is not None:
+            stored = key_from_row(found)
+            differences = idempotency.key_differences(stored, name, key_hash)
+            return idempotency.replayed(stored, "API key", differences)
+    row = (chosen_id or new_id(), key_hash, tenant_id, name, dump_time(utc_now()))
     if conn.execute(sql.INSERT_KEY, row).rowcount == 0:
-        raise AlreadyExistsError("an API key with this hash already exists")
+        raise hash_taken()
     return key_from_row((*row, None))
 
 
@@ -87,15 +104,21 @@ def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
         return key_from_row(row)
     if _one(conn, sql.SELECT_KEY_REVOKED_AT, (tenant_id, key_id)) is None:
         raise not_found(tenant_id, f"API key {shown(key_id)}")
-    raise AlreadyRevokedError(f"API key {key_id} is already revoked")
+    raise already_revoked(key_id)
 
 
 # -- Executions -------------------------------------------------------------------------
 
 
-def insert_execution(conn: Connection, execution: Execution) -> Execution:
-    """Insert a checked execution with a new id and `created_at`."""
-    row = execution_to_row(execution, new_id(), utc_now())
+def insert_execution(conn: Connection, execution: Execution, chosen_id: str | None) -> Execution:
+    """Insert a checked execution with a new id and `created_at`; a retry inserts nothing."""
+    if chosen_id is not None:
+        found = _one(conn, sql.SELECT_EXECUTION, (execution.tenant_id, chosen_id))
+        if found is not None:
+            stored = execution_from_row(found)
+            differences = idempotency.execution_differences(stored, execution)
+            return idempotency.replayed(stored, "execution", differences)
+    row = execution_to_row(execution, chosen_id or new_id(), utc_now())
     conn.execute(sql.INSERT_EXECUTION, row)
     # Built from the stored text, so the caller's record and ours share nothing.
     return execution_from_row(row)
@@ -109,14 +132,6 @@ def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execut
     return execution_from_row(row)
 
 
-def _keyset_page(rows: list[Any], tenant_id: str, record: str, after: str) -> list[Any]:
-    """The rows of a ``…_AFTER`` statement's page (see statements.py for the shape)."""
-    if not rows:
-        raise not_in_listing(tenant_id, record, after)
-    # One row of NULLs: ``after`` is the listing's oldest record, the page is empty.
-    return [] if rows[0][0] is None else rows
-
-
 def list_executions(
     conn: Connection, tenant_id: str, limit: int, offset: int, after: str | None = None
 ) -> list[Execution]:
@@ -126,7 +141,7 @@ def list_executions(
         return [execution_from_row(r) for r in cursor]
     params = {"tenant_id": tenant_id, "after": after, "limit": limit}
     found = conn.execute(sql.SELECT_EXECUTIONS_AFTER, params).fetchall()
-    return [execution_from_row(r) for r in _keyset_page(found, tenant_id, "execution", after)]
+    return [execution_from_row(r) for r in keyset_page(found, tenant_id, "execution", after)]
 
 
 def update_execution(conn: Connection, execution: Execution) -> Execution:
@@ -153,16 +168,26 @@ def update_execution(conn: Connection, execution: Execution) -> Execution:
     status = _one(conn, sql.SELECT_EXECUTION_STATUS, (e.tenant_id, e.id))
     if status is None:
         raise not_found(e.tenant_id, f"execution {shown(e.id)}")
-    raise AlreadyFinishedError(f"execution {e.id} already finished with status {status[0]!r}")
+    raise already_finished(e.id, status[0])
 
 
 # -- Files ------------------------------------------------------------------------------
 
 
-def create_file(conn: Connection, file: File) -> File:
-    """Insert a checked file, joining its parent's chain when it has a parent."""
+def create_file(conn: Connection, file: File, chosen_id: str | None) -> File:
+    """Insert a checked file, joining its parent's chain when it has a parent.
+
+    A retry is recognised before the chain is checked: its version is in the chain
+    already, as its own.
+    """
     tenant_id = file.tenant_id
-    file_id = new_id()
+    if chosen_id is not None:
+        found = _one(conn, sql.SELECT_FILE, (tenant_id, chosen_id))
+        if found is not None:
+            stored = file_from_row(found)
+            differences = idempotency.file_differences(stored, file)
+            return idempotency.replayed(stored, "file", differences)
+    file_id = chosen_id or new_id()
     chain_id = file_id
     if file.execution_id is not None and (
         _one(conn, sql.SELECT_EXECUTION_EXISTS, (tenant_id, file.execution_id)) is None
@@ -176,26 +201,11 @@ def create_file(conn: Connection, file: File) -> File:
             raise not_found(file.tenant_id, f"file {shown(file.parent_id)} (named by parent_id)")
         chain_id, parent_version, _ = parent
         if file.version <= parent_version:
-            raise ConflictError(
-                f"version {file.version} must be greater than the parent's ({parent_version})"
-            )
+            raise version_not_above_parent(file.version, parent_version)
         if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, file.version, file_id)):
-            raise ConflictError(f"version {file.version} is already in the file's chain")
-    now = dump_time(utc_now())
-    row = (
-        file_id,
-        tenant_id,
-        file.session_id,
-        file.execution_id,
-        file.name,
-        file.content_type,
-        file.size_bytes,
-        file.s3_key,
-        file.version,
-        file.parent_id,
-        now,
-        now,
-    )
+            raise version_taken(file.version)
+    now = utc_now()
+    row = file_to_row(file, file_id, now, now)
     conn.execute(sql.INSERT_FILE, (*row, chain_id))
     return file_from_row(row)
 
@@ -218,18 +228,14 @@ def update_file(conn: Connection, file: File) -> File:
     version = file.version
     if version != old_version:
         if _one(conn, sql.SELECT_CHAIN_HAS_VERSION, (tenant_id, chain_id, version, file.id)):
-            raise ConflictError(f"version {version} is already in the file's chain")
+            raise version_misplaced(version)
         if parent_id is not None:
             parent = _one(conn, sql.SELECT_FILE_VERSION, (tenant_id, parent_id))
             if parent is not None and version <= parent[0]:
-                raise ConflictError(
-                    f"version {version} must be greater than the parent's ({parent[0]})"
-                )
+                raise version_misplaced(version)
         (lowest_child,) = _one(conn, sql.SELECT_LOWEST_CHILD_VERSION, (tenant_id, file.id))
         if lowest_child is not None and version >= lowest_child:
-            raise ConflictError(
-                f"version {version} must be smaller than a child's ({lowest_child})"
-            )
+            raise version_misplaced(version)
     row = _one(
         conn,
         sql.UPDATE_FILE,
@@ -252,7 +258,7 @@ def delete_file(conn: Connection, tenant_id: str, file_id: str) -> None:
     if _one(conn, sql.SELECT_FILE_VERSION, (tenant_id, file_id)) is None:
         raise not_found(tenant_id, f"file {shown(file_id)}")
     if _one(conn, sql.SELECT_FILE_HAS_CHILD, (tenant_id, file_id)) is not None:
-        raise ConflictError(f"file {file_id} is the parent of a later version")
+        raise still_a_parent(file_id)
     conn.execute(sql.DELETE_FILE, (tenant_id, file_id))
 
 
@@ -266,7 +272,7 @@ def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
             "session_and_execution": sql.SELECT_FILES_AFTER_BY_SESSION_AND_EXECUTION,
         }[wanted.narrowed_by]
         found = conn.execute(keyset, wanted.named_params).fetchall()
-        found = _keyset_page(found, wanted.tenant_id, "file", wanted.after)
+        found = keyset_page(found, wanted.tenant_id, "file", wanted.after)
         return [file_from_row(r) for r in found]
     statement = {
         "tenant": sql.SELECT_FILES_PAGE,
@@ -291,13 +297,31 @@ def create_file_version(
     content_type: str | None,
     size_bytes: int,
     s3_key: str,
+    chosen_id: str | None,
 ) -> File:
-    """Append a version after the chain's head.
+    """Append a version after the chain's head; a retry returns the version it appended.
 
     Inside ``BEGIN IMMEDIATE`` no other connection can write between reading the head
     and inserting after it, so versions never collide (the unique index would refuse
     it anyway).
     """
+    if chosen_id is not None:
+        found = _one(
+            conn,
+            sql.SELECT_FILE_AND_CHAIN_MEMBERSHIP,
+            {"tenant_id": tenant_id, "id": chosen_id, "file_id": file_id},
+        )
+        if found is not None:
+            stored = file_from_row(found)
+            differences = idempotency.file_version_differences(
+                stored,
+                in_chain=bool(found[-1]),
+                name=name,
+                content_type=content_type,
+                size_bytes=size_bytes,
+                s3_key=s3_key,
+            )
+            return idempotency.replayed(stored, "file", differences)
     head_row = _one(conn, sql.SELECT_CHAIN_HEAD, {"tenant_id": tenant_id, "file_id": file_id})
     if head_row is None:
         raise not_found(tenant_id, f"file {shown(file_id)}")
@@ -305,7 +329,7 @@ def create_file_version(
     chain_id = head_row[-1]
     now = dump_time(utc_now())
     row = (
-        new_id(),
+        chosen_id or new_id(),
         tenant_id,
         head.session_id,
         head.execution_id,

@@ -1,13 +1,18 @@
-"""A PostgreSQL server for the tests, on any machine that has the PostgreSQL binaries.
+"""A throwaway PostgreSQL server for tests, on any machine that has the PostgreSQL binaries.
 
 `provide_postgres()` yields a ``postgresql://`` URL: ``SKILLBOX_TEST_POSTGRES_URL`` when
 it is set, else a private throwaway cluster made with ``initdb`` and started with
-``pg_ctl`` in a temporary directory, on a free loopback port, tuned for speed (no fsync:
-its data is thrown away). When the tests run as root the cluster runs as the
-``postgres`` OS user, since PostgreSQL refuses to run as root.
+``pg_ctl`` (found on ``PATH``, else the newest ``/usr/lib/postgresql/*/bin``) in a
+temporary directory, on a free loopback port, tuned for speed (no fsync: its data is
+thrown away). When the tests run as root the cluster runs as the ``postgres`` OS user,
+since PostgreSQL refuses to run as root.
 
-One cluster serves the whole process: the contract suite's fixture and the unit tests'
-fixture both call `provide_postgres`, which starts the cluster on first use and stops
+It lives in the library, not in the contract suite, because the pytest plugin
+`skillbox_store.testing` starts it for ``postgresql+throwaway://`` and the library never
+imports its test suite. The suite and the project's own tests use it from here.
+
+One cluster serves the whole process: the plugin's fixture, the contract suite's and the
+unit tests' all call `provide_postgres`, which starts the cluster on first use and stops
 it when the last user leaves (and, whatever happens, at interpreter exit). If no server
 can be had, `PostgresUnavailable` says why; nothing is ever skipped silently.
 """
@@ -15,6 +20,7 @@ can be had, `PostgresUnavailable` says why; nothing is ever skipped silently.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import pwd
@@ -29,8 +35,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["URL_ENV", "PostgresUnavailable", "PrivateServer", "private_server", "provide_postgres"]
+__all__ = [
+    "APPLICATION_ROLE",
+    "URL_ENV",
+    "PostgresUnavailable",
+    "PrivateServer",
+    "application_url",
+    "data_directory",
+    "private_server",
+    "provide_postgres",
+    "restart_server",
+]
 
 URL_ENV: Final = "SKILLBOX_TEST_POSTGRES_URL"
 
@@ -129,7 +146,7 @@ def _call(command: list[str], what: str) -> None:
         raise PostgresUnavailable(f"{what} failed: {exc}") from exc
 
 
-def _start() -> _Cluster:
+def _start(settings: tuple[str, ...] = ()) -> _Cluster:
     initdb = _find_binary("initdb")
     pg_ctl = _find_binary("pg_ctl")
     prefix = _run_as_user()
@@ -161,7 +178,7 @@ def _start() -> _Cluster:
             port = _free_port()
             options = " ".join(
                 [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {sockets}"]
-                + [f"-c {setting}" for setting in _SETTINGS]
+                + [f"-c {setting}" for setting in (*_SETTINGS, *settings)]
             )
             try:
                 _call(
@@ -367,17 +384,59 @@ class PrivateServer:
 
 
 @contextmanager
-def private_server() -> Iterator[PrivateServer]:
+def private_server(settings: tuple[str, ...] = ()) -> Iterator[PrivateServer]:
     """Yield a throwaway cluster no one else uses; it is stopped and removed on exit.
 
     Never the shared cluster of `provide_postgres` nor ``SKILLBOX_TEST_POSTGRES_URL``:
-    tests that stop or restart the server need one of their own.
+    tests that stop or restart the server need one of their own. ``settings``
+    (``name=value``) are added to the server's own, e.g. a Citus node's
+    ``shared_preload_libraries=citus``.
 
     Raises:
         PostgresUnavailable: the cluster could not be started; the message says why.
     """
-    cluster = _start()
+    cluster = _start(settings)
     try:
         yield PrivateServer(cluster.url, cluster)
     finally:
         _stop(cluster)
+
+
+APPLICATION_ROLE: Final = "skillbox_app"
+
+
+def application_url(url: str, role: str = APPLICATION_ROLE) -> str:
+    """Return ``url`` for an application role of the throwaway cluster: no superuser.
+
+    A superuser (or a role with BYPASSRLS) escapes row-level security, so the stores
+    that prove it run as a plain role, as production should: created here if missing
+    (``LOGIN``, allowed to create schemas in the database), with no password (the
+    cluster trusts loopback). A URL given in ``SKILLBOX_TEST_POSTGRES_URL`` is used as
+    given: its operator chose its role.
+
+    Raises:
+        PostgresUnavailable: the role could not be created; the message says why.
+    """
+    import psycopg
+    from psycopg import sql
+
+    if os.environ.get(URL_ENV, "").strip():
+        return url
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            if exists is None:
+                # Another process of the same run may make it first.
+                with contextlib.suppress(psycopg.errors.DuplicateObject):
+                    conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            conn.execute(
+                sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                    sql.Identifier(database), sql.Identifier(role)
+                )
+            )
+    except psycopg.Error as exc:
+        raise PostgresUnavailable(f"creating the application role {role!r} failed: {exc}") from exc
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))

@@ -1,15 +1,16 @@
-"""Hostile input, on every built-in backend (issue 9).
+"""Hostile input in every argument, on every backend: ``input.hostile.safe``.
 
 Every call with a hostile argument gives a correct result, or `InvalidArgumentError`, or
 `NotFoundError` where an id names nothing; never another exception. A call that is
 refused, or that only looks, leaves the store as it was, which the listings of the
 tenants involved show. Which outcome is correct is decided by the documented rules
-(`docs/contract.md` §10), not by asking the backend: a value the rules allow must be
-stored and read back exactly.
+(docs/contract.md, "Bad input and limits"), not by asking the backend: a value the rules
+allow must be stored and read back exactly.
 
-The stores come from the contract suite's fixtures: ``harness`` runs once per target
-(memory, sqlite-file, sqlite-memory, postgres). Opening with hostile URLs and schema
-names is tested apart, with a time bound.
+`test_limits.py` proves each limit on its own, clause by clause; this file sweeps the
+same kinds of values through every argument of every method at once, the way bugs in
+SQL builders and drivers are found. Opening with hostile URLs and schema names is each
+backend's own affair, tested in ``tests/test_hostile_urls.py``.
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from contract_tests import plugin as suite
-from contract_tests.harness import Harness, assert_from_store, call, new_key_hash, new_tenant
-from contract_tests.targets import default_targets
 from skillbox_store import (
     Execution,
     File,
@@ -36,24 +33,11 @@ from skillbox_store import (
     NotFoundError,
     SkillRecord,
     Store,
-    open_store,
 )
 from skillbox_store.limits import INDEXED_TEXT_MAX_BYTES, JSON_MAX_DEPTH
 
-# The suite's store fixtures, by the names tests ask for; `target` is parametrized below,
-# as the suite's plugin does, over the built-in targets (SKILLBOX_CONTRACT_BACKENDS
-# narrows them).
-harness = suite.harness
-store_url = suite.store_url
-sqlite_dir = suite.sqlite_dir
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that needs a store once per built-in target, as the suite does."""
-    if "target" in metafunc.fixturenames:
-        targets = default_targets()
-        metafunc.parametrize("target", targets, ids=[t.id for t in targets])
-
+from .clauses import clause
+from .harness import Harness, assert_from_store, call, new_key_hash, new_tenant
 
 # -- The table of hostile text ------------------------------------------------------------
 
@@ -467,6 +451,7 @@ def _writes(v: str, w: str, heavy: bool, running: Execution, file: File) -> list
     ]
 
 
+@clause("input.hostile.safe", "errors.invalid.nothing_written")
 @pytest.mark.parametrize("name", list(HOSTILE_TEXT))
 def test_hostile_text_in_every_argument(harness: Harness, name: str) -> None:
     """Each text argument of each method, given hostile text, behaves as the rules say."""
@@ -488,6 +473,7 @@ def test_hostile_text_in_every_argument(harness: Harness, name: str) -> None:
 # -- Ids, pages, JSON and times -------------------------------------------------------------
 
 
+@clause("input.hostile.safe", "errors.scope.not_found")
 def test_another_tenants_valid_ids_find_nothing(harness: Harness) -> None:
     """Every id argument given another tenant's real id: not found, and that tenant intact."""
     store = harness.store
@@ -563,6 +549,7 @@ def test_another_tenants_valid_ids_find_nothing(harness: Harness) -> None:
 SEEDED_EXECUTIONS: Final = 300
 
 
+@clause("input.hostile.safe", "errors.invalid.page")
 def test_huge_limits_and_offsets(harness: Harness) -> None:
     """limit=10**9 is clamped, offset=10**18 is an empty page at once, 2**63 is refused."""
     store = harness.store
@@ -633,6 +620,7 @@ def _typed(value: object) -> object:
     return (type(value).__name__, value)
 
 
+@clause("input.hostile.safe", "input.json.integers", "input.time.convertible")
 def test_hostile_json_numbers_and_times(harness: Harness) -> None:
     """Deep, huge and numerically extreme JSON, and times that leave datetime's range."""
     store = harness.store
@@ -704,106 +692,3 @@ def test_hostile_json_numbers_and_times(harness: Harness) -> None:
     back = harness.run(call(store.get_execution(w, running.id)))
     assert _typed(back.output) == _typed(BIG_FLOATS)
     assert back.finished_at == datetime.min.replace(tzinfo=UTC)
-
-
-# -- Opening with hostile URLs and options --------------------------------------------------
-
-OPEN_TIME_LIMIT: Final = 3.0
-
-
-async def _open_refused(url: str, **options: Any) -> str | None:
-    """None if opening is refused with InvalidArgumentError in time, else what happened."""
-    started = time.monotonic()
-    try:
-        store: Store = await asyncio.wait_for(open_store(url, **options), timeout=30)
-    except InvalidArgumentError:
-        elapsed = time.monotonic() - started
-        return None if elapsed < OPEN_TIME_LIMIT else f"refused, but after {elapsed:.1f} s"
-    except TimeoutError:
-        return "still opening after 30 s"
-    except Exception as exc:
-        return f"{type(exc).__module__}.{type(exc).__name__}: {_short(str(exc))}"
-    await store.close()
-    return "opened"
-
-
-def _hostile_sqlite_paths(directory: Path) -> Iterator[tuple[str, str]]:
-    yield "5,000-character path", f"sqlite:///{directory}/{'a' * 5000}.db"
-    yield "NUL in the path", f"sqlite:///{directory}/a\x00b.db"
-    yield "lone surrogate in the path", f"sqlite:///{directory}/\ud800.db"
-    yield "query string", f"sqlite:///{directory}/q.db?mode=ro"
-    yield "URI query string", "sqlite:///file:q.db?mode=memory&cache=shared"
-
-
-def test_hostile_sqlite_urls_are_refused_at_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Paths SQLite cannot take as given are InvalidArgumentError, quickly."""
-    monkeypatch.chdir(tmp_path)  # relative paths land here, if anywhere
-    failures = {}
-    for label, url in _hostile_sqlite_paths(tmp_path):
-        outcome = asyncio.run(_open_refused(url))
-        if outcome is not None:
-            failures[label] = outcome
-    assert not failures, failures
-
-
-@pytest.mark.parametrize("path", ["file::memory:", "file:x%20y.db"])
-def test_sqlite_paths_that_look_like_uris_are_literal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
-    """A path starting with ``file:`` is refused, or is a file of exactly that name."""
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{path}"
-
-    async def use() -> str | None:
-        outcome = await _open_refused(url)
-        if outcome != "opened":
-            return outcome
-        tenant = new_tenant()
-        async with open_store(url) as store:
-            await call(store.get_or_create_session(tenant, "ext"))
-        async with open_store(url) as store:
-            found = await call(store.get_session_by_external_id(tenant, "ext"))
-        assert found.tenant_id == tenant
-        return None  # opened, and the path was taken literally (checked below)
-
-    assert asyncio.run(use()) is None
-    made = sorted(p.name for p in tmp_path.iterdir())
-    assert not made or path in made, f"{url} made {made}, not {path!r}"
-
-
-def _hostile_schemas() -> Iterator[tuple[str, str]]:
-    yield "%s", "%s"
-    yield "%(x)s", "%(x)s"
-    yield "a%%b", "a%%b"
-    yield "quote", 'a"b'
-    yield "statement", "x; DROP SCHEMA public CASCADE; --"
-    yield "64 bytes", "p" * 64
-    yield "64 bytes of é", "é" * 32
-    yield "pg_catalog", "pg_catalog"
-    yield "information_schema", "information_schema"
-    yield "pg_ prefix", "pg_mine"
-    yield "empty", ""
-    yield "NUL", "a\x00b"
-    yield "lone surrogate", "a\ud800b"
-
-
-def test_hostile_postgres_schemas_and_urls_are_refused_at_open(postgres_url: str) -> None:
-    """Schema names PostgreSQL would not keep as given, and bad URLs: refused quickly."""
-    failures = {}
-    for label, schema in _hostile_schemas():
-        outcome = asyncio.run(_open_refused(postgres_url, schema=schema))
-        if outcome is not None:
-            failures[f"schema {label}"] = outcome
-    separator = "&" if "?" in postgres_url else "?"
-    for label, url in (
-        ("connect_timeout=abc", f"{postgres_url}{separator}connect_timeout=abc"),
-        ("lone surrogate in the URL", f"{postgres_url}{separator}application_name=\ud800"),
-        ("NUL in the URL", f"{postgres_url}{separator}application_name=a%00b"),
-        ("schema %s in the URL", f"{postgres_url}{separator}schema=%25s"),
-    ):
-        outcome = asyncio.run(_open_refused(url))
-        if outcome is not None:
-            failures[label] = outcome
-    assert not failures, failures

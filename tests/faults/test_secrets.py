@@ -1,56 +1,37 @@
-"""Use after close, and password masking (issue 9, "Use after close and password masking").
+"""Password masking: no text a person could read of a store holds its password.
 
-* Every `Store` method, `transaction()` included, raises `StoreError` at once after
-  `close()`, on every backend. The methods are read from the `Store` Protocol, so a
-  method added later is covered without touching this file.
-* No message, traceback text, log record (``skillbox_store``, ``psycopg``,
-  ``psycopg.pool`` at DEBUG), ``repr`` or ``str`` of a store holds the password of its
-  PostgreSQL URL: a store that opened (the throwaway server trusts any password, so a
-  URL with one opens), a server that refuses (a database that does not exist), a server
-  that cannot be reached, and the command line.
+No message, traceback text, log record (``skillbox_store``, ``psycopg``,
+``psycopg.pool`` at DEBUG), ``repr`` or ``str`` of a store holds the password of its
+PostgreSQL URL: a store that opened (the throwaway server trusts any password, so a URL
+with one opens), a server that refuses (a database that does not exist), a server that
+cannot be reached, and the command line. Use after close, which every backend must
+refuse alike, is a promise of the contract: ``store.close.then_raises`` in
+`contract_tests/test_lifecycle.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
 import os
 import subprocess
 import sys
 import traceback
-import typing
 import uuid
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from skillbox_store import (
-    ConflictError,
-    Execution,
-    File,
-    FileFilter,
-    InvalidArgumentError,
-    NotFoundError,
-    SkillRecord,
-    Store,
-    StoreError,
-    UnavailableError,
-    open_store,
-)
+from skillbox_store import StoreError, UnavailableError, open_store
 
 T = TypeVar("T")
 
 SCENARIO_LIMIT: Final = 30.0
 """Seconds any scenario of this module may take."""
-
-AT_ONCE: Final = 2.0
-"""Seconds a call on a closed store may take: it must not reach for a database."""
 
 # Percent-encoded in URLs ("%40" is "@"), so both spellings are searched for.
 PASSWORD: Final = "Pw-s3cr3t@9Zq"
@@ -67,100 +48,6 @@ def run(awaitable: Awaitable[T]) -> T:
             return await awaitable
 
     return asyncio.run(bounded())
-
-
-# -- Every method after close ------------------------------------------------------------
-
-
-def _sample(name: str, annotation: Any) -> Any:
-    """A well-formed argument: the call must fail for being closed, not for its input."""
-    tenant = "t-closed"
-    if name == "key_hash":
-        return hashlib.sha256(name.encode()).hexdigest()
-    if name.endswith("_id") and name not in ("tenant_id", "external_id"):
-        return str(uuid.uuid4())
-    samples: dict[Any, Any] = {
-        str: tenant,
-        int: 1,
-        datetime: datetime.now(UTC),
-        Execution: Execution(
-            id=str(uuid.uuid4()), tenant_id=tenant, skill_name="s", skill_version="1"
-        ),
-        File: File(id=str(uuid.uuid4()), tenant_id=tenant, name="f", s3_key="k"),
-        FileFilter: FileFilter(tenant_id=tenant),
-        SkillRecord: SkillRecord(tenant_id=tenant, name="s", version="1"),
-    }
-    for candidate in (annotation, *typing.get_args(annotation)):
-        if candidate in samples:
-            return samples[candidate]
-    raise AssertionError(f"no sample argument of type {annotation!r}: add one to _sample")
-
-
-def _store_methods() -> list[str]:
-    """The Store Protocol's methods, but close and the async-with pair."""
-    skipped = {"close", "transaction", "__aenter__", "__aexit__"}
-    return sorted(
-        name
-        for name, member in inspect.getmembers(Store, inspect.isfunction)
-        if not name.startswith("_") and name not in skipped
-    )
-
-
-def _call(store: Store, name: str) -> Awaitable[object]:
-    method = getattr(Store, name)
-    hints = typing.get_type_hints(method)
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for parameter in list(inspect.signature(method).parameters.values())[1:]:
-        if parameter.default is not inspect.Parameter.empty:
-            continue
-        value = _sample(parameter.name, hints[parameter.name])
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
-            kwargs[parameter.name] = value
-        else:
-            args.append(value)
-    awaitable: Awaitable[object] = getattr(store, name)(*args, **kwargs)
-    return awaitable
-
-
-async def _closed_store_refuses_everything(url: str) -> list[str]:
-    store = await open_store(url)
-    await store.create_key("t-closed", "k", hashlib.sha256(uuid.uuid4().bytes).hexdigest())
-    await store.close()
-    await store.close()  # idempotent
-    wrong = []
-    for name in _store_methods():
-        try:
-            async with asyncio.timeout(AT_ONCE):
-                await _call(store, name)
-        except (InvalidArgumentError, NotFoundError, ConflictError) as exc:
-            # Well-formed input: an error about it means the store looked past "closed".
-            wrong.append(f"{name}: {type(exc).__qualname__} instead of closed: {exc}")
-            continue
-        except StoreError:
-            continue
-        except TimeoutError:
-            wrong.append(f"{name}: no answer within {AT_ONCE} s")
-            continue
-        except Exception as exc:
-            wrong.append(f"{name}: {type(exc).__module__}.{type(exc).__qualname__}: {exc}")
-            continue
-        wrong.append(f"{name}: returned")
-    try:
-        async with asyncio.timeout(AT_ONCE):
-            async with store.transaction():
-                wrong.append("transaction(): the block ran")
-    except StoreError:
-        pass
-    except Exception as exc:
-        wrong.append(f"transaction(): {type(exc).__qualname__}: {exc}")
-    return wrong
-
-
-def test_every_method_after_close_raises_store_error(fresh_store_url: str) -> None:
-    """After close(), each Store method and transaction() raise StoreError at once."""
-    assert len(_store_methods()) >= 25, _store_methods()
-    assert run(_closed_store_refuses_everything(fresh_store_url)) == []
 
 
 # -- No password anywhere ----------------------------------------------------------------
