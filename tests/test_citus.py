@@ -20,7 +20,6 @@ Nothing is skipped: without a cluster the tests fail with the reason.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from typing import Final
 import psycopg
 import pytest
 from citus_cluster import CitusCluster, citus_cluster
+from contract_suite_run import run_contract_suite
 from psycopg import sql
 
 from skillbox_store import MigrationError, migrations, open_store
@@ -402,27 +402,6 @@ def test_the_contract_suite_passes_on_the_distributed_cluster(
 ) -> None:
     url = f"{cluster.url}?schema={distributed_schema}"
     started = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "contract_tests",
-            "--store-url",
-            url,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=_SUITE_TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    lines = done.stdout.strip().splitlines()
-    summary = lines[-1] if lines else done.stderr.strip()
-    print(f"contract suite on Citus ({time.monotonic() - started:.0f} s): {summary}")
-    assert done.returncode == 0, f"{summary}\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
+    run = run_contract_suite(url, timeout=_SUITE_TIMEOUT)
+    print(f"contract suite on Citus ({time.monotonic() - started:.0f} s): {run.summary}")
+    assert run.returncode == 0, run.failure()

@@ -11,9 +11,6 @@ through the pooler in both its modes, and look for settings left on server conne
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,6 +20,7 @@ from typing import Any, Final
 
 import psycopg
 import pytest
+from contract_suite_run import run_contract_suite
 from pgbouncer_server import PgBouncer, PoolMode, pgbouncer
 
 from skillbox_store import Execution, StoreError, UnavailableError, hash_key, open_store
@@ -242,29 +240,8 @@ def test_the_contract_suite_passes_through_pgbouncer(
     """The whole contract suite, as a backend author runs it, against the pooled URL."""
     running = transaction_bouncer if mode == "transaction" else session_bouncer
     url = _with_query(running.url, schema=f"contract_{mode}_{uuid.uuid4().hex[:6]}")
-    env = {**os.environ, "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "contract_tests",
-            "--store-url",
-            url,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=REPOSITORY,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    run = run_contract_suite(url, timeout=900)
+    assert run.returncode == 0, (
+        f"contract suite through PgBouncer ({mode}) failed: {run.failure()}\n{running.log_tail()}"
     )
-    summary = result.stdout.strip().splitlines()[-1:] or [""]
-    assert result.returncode == 0, (
-        f"contract suite through PgBouncer ({mode}) failed: {summary[0]}\n"
-        f"{result.stdout[-6000:]}\n{result.stderr[-2000:]}\n{running.log_tail()}"
-    )
-    print(f"contract suite through PgBouncer ({mode}): {summary[0]}")
+    print(f"contract suite through PgBouncer ({mode}): {run.summary}")

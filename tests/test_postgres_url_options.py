@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-from skillbox_store import InvalidArgumentError, open_store
+from skillbox_store import InvalidArgumentError, UnavailableError, open_store
 from skillbox_store.backends.postgres.open import PostgresOptions, _options, _split_url
 
 
@@ -83,3 +84,17 @@ def test_the_defaults_are_safe_behind_a_pooler() -> None:
     defaults = PostgresOptions()
     assert defaults.prepare_threshold is None
     assert defaults.lock_timeout is None
+
+
+def test_a_failed_connection_says_what_failed(postgres_url: str) -> None:
+    """libpq's own words, and no hint that points at something else."""
+    refused = "postgresql://app:s3cret@127.0.0.1:1/db"
+    with pytest.raises(UnavailableError, match="Connection refused") as caught:
+        asyncio.run(_open(refused))
+    assert "s3cret" not in str(caught.value)
+    assert "check" not in str(caught.value)
+    parts = urlsplit(postgres_url)
+    missing = urlunsplit(parts._replace(path="/no_such_database"))
+    with pytest.raises(UnavailableError, match='"no_such_database" does not exist') as caught:
+        asyncio.run(_open(missing))
+    assert "check" not in str(caught.value)

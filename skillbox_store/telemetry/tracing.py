@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -124,11 +124,13 @@ class Tracing:
         tenant: object = None,
         *,
         capability: str | None = None,
+        rows: bool = False,
     ) -> _T:
         """Await ``running`` (the backend's call) inside the operation's span.
 
         ``tenant`` is the tenant id, or the record that carries it; it is looked at
-        only when tenant ids are recorded.
+        only when tenant ids are recorded. ``rows``: the call returns a list of
+        records, which the span counts.
         """
         span = self._start(operation, capability, tenant)
         token = otel_context.attach(trace.set_span_in_context(span))
@@ -137,6 +139,8 @@ class Tracing:
         try:
             with counting() as retries:
                 result = await running
+            if rows and span.is_recording():
+                span.set_attribute(RETURNED_ROWS, len(cast(list[object], result)))
         except BaseException as exc:
             self._failed(span, operation, began, exc)
             raise
@@ -148,34 +152,16 @@ class Tracing:
         self._metrics.record(operation, time.perf_counter() - began, None)
         return result
 
-    async def listing(
+    def listing(
         self,
         operation: str,
         running: Awaitable[list[_T]],
         tenant: object = None,
         *,
         capability: str | None = None,
-    ) -> list[_T]:
+    ) -> Awaitable[list[_T]]:
         """As `call`, for a call returning records: the span counts them too."""
-        span = self._start(operation, capability, tenant)
-        token = otel_context.attach(trace.set_span_in_context(span))
-        began = time.perf_counter()
-        retries = [0]
-        try:
-            with counting() as retries:
-                result = await running
-            if span.is_recording():
-                span.set_attribute(RETURNED_ROWS, len(result))
-        except BaseException as exc:
-            self._failed(span, operation, began, exc)
-            raise
-        finally:
-            otel_context.detach(token)
-            if retries[0] and span.is_recording():
-                span.set_attribute(RETRIES, retries[0])
-            span.end()
-        self._metrics.record(operation, time.perf_counter() - began, None)
-        return result
+        return self.call(operation, running, tenant, capability=capability, rows=True)
 
     def block(
         self,

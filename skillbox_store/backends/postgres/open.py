@@ -300,25 +300,13 @@ async def _connect(
             f"PostgreSQL URL {where!r}: {scrub(str(exc), password).strip()}"
         ) from None
     except psycopg.Error as exc:
+        # libpq's own words say what failed ("Connection refused", "database … does not
+        # exist", a proxy's "unsupported startup parameter"); a hint of ours would only
+        # guess, and libpq gives a failed start-up no SQLSTATE to tell by.
         cause = translate(exc, password=password)
         raise type(cause)(
             f"cannot connect to PostgreSQL at {where}: {scrub(str(exc), password).strip()}"
-            f"{_connect_hint(exc)}"
         ) from None
-
-
-def _connect_hint(exc: psycopg.Error) -> str:
-    """What to check after a failed connection, only where the failure says what failed."""
-    state = exc.sqlstate or ""
-    if state.startswith("28"):
-        return " (check the user and password)"
-    if state == "3D000":
-        return " (check the database name)"
-    if not state:
-        # libpq's own failure, before any server answered: refused, unreachable, DNS.
-        return " (check the host and port, and that the server is running)"
-    # The server (or a proxy) answered and said why: its words are the hint.
-    return ""
 
 
 async def open_postgres_store(url: str, *, migrate: bool = True, **options: Any) -> PostgresStore:
