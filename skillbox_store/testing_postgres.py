@@ -38,6 +38,7 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "APPLICATION_DATABASE",
     "APPLICATION_ROLE",
     "URL_ENV",
     "PostgresUnavailable",
@@ -403,19 +404,26 @@ def private_server(settings: tuple[str, ...] = ()) -> Iterator[PrivateServer]:
 
 
 APPLICATION_ROLE: Final = "skillbox_app"
+APPLICATION_DATABASE: Final = "skillbox_app"
 
 
-def application_url(url: str, role: str = APPLICATION_ROLE) -> str:
-    """Return ``url`` for an application role of the throwaway cluster: no superuser.
+def application_url(
+    url: str, role: str = APPLICATION_ROLE, *, database: str | None = APPLICATION_DATABASE
+) -> str:
+    """Return a URL of the throwaway cluster for an application role: no superuser.
 
     A superuser (or a role with BYPASSRLS) escapes row-level security, so the stores
     that prove it run as a plain role, as production should: created here if missing
-    (``LOGIN``, allowed to create schemas in the database), with no password (the
-    cluster trusts loopback). A URL given in ``SKILLBOX_TEST_POSTGRES_URL`` is used as
-    given: its operator chose its role.
+    (``LOGIN``, no password: the cluster trusts loopback), in ``database``, a database
+    of its own that it owns (made if missing), so that no schema a superuser's test
+    made first (``sandbox``, by default) stands in its way. ``database=None`` keeps
+    ``url``'s database, where the role may create schemas (a Citus coordinator's, whose
+    extension a new database would lack). A URL given in ``SKILLBOX_TEST_POSTGRES_URL``
+    is used as given: its operator chose its role.
 
     Raises:
-        PostgresUnavailable: the role could not be created; the message says why.
+        PostgresUnavailable: the role or its database could not be made; the message
+            says why.
     """
     import psycopg
     from psycopg import sql
@@ -423,7 +431,7 @@ def application_url(url: str, role: str = APPLICATION_ROLE) -> str:
     if os.environ.get(URL_ENV, "").strip():
         return url
     parts = urlsplit(url)
-    database = parts.path.lstrip("/")
+    target = database or parts.path.lstrip("/")
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
@@ -431,12 +439,23 @@ def application_url(url: str, role: str = APPLICATION_ROLE) -> str:
                 # Another process of the same run may make it first.
                 with contextlib.suppress(psycopg.errors.DuplicateObject):
                     conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-            conn.execute(
-                sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
-                    sql.Identifier(database), sql.Identifier(role)
+            if database is None:
+                conn.execute(
+                    sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                        sql.Identifier(target), sql.Identifier(role)
+                    )
                 )
-            )
+            elif (
+                conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
+                is None
+            ):
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(target), sql.Identifier(role)
+                        )
+                    )
     except psycopg.Error as exc:
-        raise PostgresUnavailable(f"creating the application role {role!r} failed: {exc}") from exc
+        raise PostgresUnavailable(f"making the application role {role!r} failed: {exc}") from exc
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}", path=f"/{target}"))

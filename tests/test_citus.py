@@ -154,7 +154,7 @@ def test_row_level_security_is_off_on_distributed_tables_and_the_store_says_so(
     failed their check. So `--distribute` turns enforcement off, `rls=on` leaves it
     off, `status` says why, and `rls=required` refuses to open.
     """
-    url = f"{application_url(cluster.url)}?schema=citus_rls_{uuid.uuid4().hex[:6]}"
+    url = f"{application_url(cluster.url, database=None)}?schema=citus_rls_{uuid.uuid4().hex[:6]}"
     done = _run_cli("migrate", url, "--distribute")
     assert done.returncode == 0, done.stderr + done.stdout
 

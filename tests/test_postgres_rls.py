@@ -20,6 +20,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -53,11 +54,18 @@ B: Final = "tenant-b"
 
 @pytest.fixture(scope="module")
 def app_url(postgres_url: str) -> str:
-    """The test server as a plain application role."""
+    """The test server as a plain application role, in its own database."""
     try:
         return application_url(postgres_url)
     except PostgresUnavailable as exc:
         pytest.fail(f"PostgreSQL unavailable: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def admin_url(app_url: str, postgres_url: str) -> str:
+    """The application role's database, as the superuser: past every policy."""
+    superuser = urlsplit(postgres_url).netloc
+    return urlunsplit(urlsplit(app_url)._replace(netloc=superuser))
 
 
 def _schema() -> str:
@@ -340,7 +348,7 @@ async def _mutant_leaks(
 
 @pytest.mark.slow
 def test_no_statement_without_its_tenant_reaches_another_tenant(
-    app_url: str, postgres_url: str
+    app_url: str, admin_url: str
 ) -> None:
     """Each tenant predicate removed in turn: with RLS on, no call sees or changes B.
 
@@ -348,8 +356,8 @@ def test_no_statement_without_its_tenant_reaches_another_tenant(
     """
     mutants = _mutants()
     assert len(mutants) >= 30, mutants
-    protected = asyncio.run(_mutant_leaks(app_url, postgres_url, mutants, "on"))
-    unprotected = asyncio.run(_mutant_leaks(app_url, postgres_url, mutants, "off"))
+    protected = asyncio.run(_mutant_leaks(app_url, admin_url, mutants, "on"))
+    unprotected = asyncio.run(_mutant_leaks(app_url, admin_url, mutants, "off"))
     assert {name: leaks for name, leaks in protected.items() if leaks} == {}
     caught = sorted(name for name, leaks in unprotected.items() if leaks)
     # Without the policies most mutants leak (28 of 37 when written); those that do
@@ -359,7 +367,7 @@ def test_no_statement_without_its_tenant_reaches_another_tenant(
 
 
 def test_an_ad_hoc_statement_that_declares_nothing_sees_nothing(
-    app_url: str, postgres_url: str
+    app_url: str, admin_url: str
 ) -> None:
     schema = _schema()
 
@@ -394,7 +402,7 @@ def test_an_ad_hoc_statement_that_declares_nothing_sees_nothing(
                     "VALUES ('x', gen_random_uuid(), 'e')"
                 ).format(ident)
             )
-    with psycopg.connect(postgres_url, autocommit=True) as conn:  # the data is there
+    with psycopg.connect(admin_url, autocommit=True) as conn:  # the data is there
         ident = psycopg.sql.Identifier(schema)
         row = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}.files").format(ident))
         assert row.fetchone() == (3,)
