@@ -7,9 +7,9 @@ every row when it declared ``skillbox.scope = 'all'`` (the operators' paths). A
 statement that declares nothing sees and changes nothing. So a statement that forgets
 its ``tenant_id = %s`` still cannot reach another tenant's row.
 
-Each declaration is made by the statement itself: `Declarations` prefixes it with
-``SELECT set_config(…, true);`` and both go to the server as one query, in one round
-trip, as one implicit transaction. The setting is local to that transaction: behind a
+Each declaration is made by the statement itself: `declarations` prefixes it with
+``SET LOCAL skillbox.tenant_id = '…';`` and both go to the server as one query, in one
+round trip, as one implicit transaction. The setting is local to that transaction: behind a
 transaction-pooling proxy nothing is left for the next client, and inside a
 ``transaction()`` block each call declares anew (a block may touch several tenants).
 
@@ -65,9 +65,13 @@ ALL_TENANTS: Final = frozenset(
 # Statements on the tables themselves (DDL), which no policy governs.
 _ON_TABLES_NOT_ROWS: Final = frozenset({"ENABLE_RLS", "DISABLE_RLS"})
 
-_DECLARE_TENANT: Final = "SELECT set_config('skillbox.tenant_id', {param}, true); "
-_DECLARE_KEY_HASH: Final = "SELECT set_config('skillbox.key_hash', {param}, true); "
-DECLARE_ALL: Final = "SELECT set_config('skillbox.scope', 'all', true); "
+# SET LOCAL, not SELECT set_config(…, true): a utility statement, neither planned nor
+# answered with a row, so the declaration costs the server next to nothing. It takes no
+# bound parameter, hence the client-side binding of the whole query (a literal, quoted
+# by psycopg). Local to the query's implicit transaction, or to the open block's.
+_DECLARE_TENANT: Final = "SET LOCAL skillbox.tenant_id = {param}; "
+_DECLARE_KEY_HASH: Final = "SET LOCAL skillbox.key_hash = {param}; "
+DECLARE_ALL: Final = "SET LOCAL skillbox.scope = 'all'; "
 
 _PLACEHOLDER: Final = re.compile(r"%(?:\((\w+)\))?s")
 _TABLE: Final = re.compile(r"\{schema\}\.(\w+)")
