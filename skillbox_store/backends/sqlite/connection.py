@@ -301,11 +301,30 @@ def _configure(conn: sqlite3.Connection, file: bool, read_only: bool, busy_ms: i
         # sqlite3.connect(timeout=…) set it; `_limit_busy_wait` changes it per unit.
         conn.busy_ms = busy_ms
     if file:
-        conn.execute(sql.SET_JOURNAL_MODE_WAL).fetchone()
+        _switch_to_wal(conn, busy_ms)
         conn.execute(sql.SET_SYNCHRONOUS_NORMAL)
     conn.execute(sql.SET_FOREIGN_KEYS_ON)
     if read_only:
         conn.execute(sql.SET_QUERY_ONLY)
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_ms: int) -> None:
+    """Put the file in WAL mode, waiting for other processes within the busy timeout.
+
+    Switching a new file's journal mode takes its exclusive lock, and SQLite may answer
+    SQLITE_BUSY at once, without its busy handler, while another process opening the
+    same fresh file holds a lock (seen with six processes opening one file on a loaded
+    machine): the switch is tried again until the timeout, as a wait would have been.
+    """
+    deadline = time.monotonic() + busy_ms / 1000
+    while True:
+        try:
+            conn.execute(sql.SET_JOURNAL_MODE_WAL).fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def file_uri(database: str) -> str:

@@ -12,40 +12,41 @@
 -- the store tells (status, and rls=required refuses to open). Foreign-key checks and
 -- unique indexes see every row, as they must.
 --
--- Each setting is read in a sub-select, so that the planner reads it once per
--- statement (an InitPlan) instead of calling current_setting for every row it filters.
+-- Each setting is read by a plain current_setting call, not a sub-select (which the
+-- planner would read once per statement): Citus refuses sub-selects in the policies of
+-- a table it distributes.
 
 CREATE POLICY tenant_rows ON api_keys
-    USING (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-           OR (SELECT current_setting('skillbox.scope', true)) = 'all')
-    WITH CHECK (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-                OR (SELECT current_setting('skillbox.scope', true)) = 'all');
+    USING (tenant_id = current_setting('skillbox.tenant_id', true)
+           OR current_setting('skillbox.scope', true) = 'all')
+    WITH CHECK (tenant_id = current_setting('skillbox.tenant_id', true)
+                OR current_setting('skillbox.scope', true) = 'all');
 CREATE POLICY key_by_hash ON api_keys FOR SELECT
-    USING (key_hash = (SELECT current_setting('skillbox.key_hash', true)));
+    USING (key_hash = current_setting('skillbox.key_hash', true));
 
 CREATE POLICY tenant_rows ON executions
-    USING (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-           OR (SELECT current_setting('skillbox.scope', true)) = 'all')
-    WITH CHECK (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-                OR (SELECT current_setting('skillbox.scope', true)) = 'all');
+    USING (tenant_id = current_setting('skillbox.tenant_id', true)
+           OR current_setting('skillbox.scope', true) = 'all')
+    WITH CHECK (tenant_id = current_setting('skillbox.tenant_id', true)
+                OR current_setting('skillbox.scope', true) = 'all');
 
 CREATE POLICY tenant_rows ON files
-    USING (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-           OR (SELECT current_setting('skillbox.scope', true)) = 'all')
-    WITH CHECK (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-                OR (SELECT current_setting('skillbox.scope', true)) = 'all');
+    USING (tenant_id = current_setting('skillbox.tenant_id', true)
+           OR current_setting('skillbox.scope', true) = 'all')
+    WITH CHECK (tenant_id = current_setting('skillbox.tenant_id', true)
+                OR current_setting('skillbox.scope', true) = 'all');
 
 CREATE POLICY tenant_rows ON sessions
-    USING (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-           OR (SELECT current_setting('skillbox.scope', true)) = 'all')
-    WITH CHECK (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-                OR (SELECT current_setting('skillbox.scope', true)) = 'all');
+    USING (tenant_id = current_setting('skillbox.tenant_id', true)
+           OR current_setting('skillbox.scope', true) = 'all')
+    WITH CHECK (tenant_id = current_setting('skillbox.tenant_id', true)
+                OR current_setting('skillbox.scope', true) = 'all');
 
 CREATE POLICY tenant_rows ON skills
-    USING (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-           OR (SELECT current_setting('skillbox.scope', true)) = 'all')
-    WITH CHECK (tenant_id = (SELECT current_setting('skillbox.tenant_id', true))
-                OR (SELECT current_setting('skillbox.scope', true)) = 'all');
+    USING (tenant_id = current_setting('skillbox.tenant_id', true)
+           OR current_setting('skillbox.scope', true) = 'all')
+    WITH CHECK (tenant_id = current_setting('skillbox.tenant_id', true)
+                OR current_setting('skillbox.scope', true) = 'all');
 
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
