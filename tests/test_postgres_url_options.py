@@ -61,6 +61,11 @@ def test_options_in_the_url_are_the_keywords(query: str, expected: dict[str, Any
         ("lock_timeout=0", "lock_timeout"),
         ("lock_timeout=soon", "lock_timeout"),
         ("timeout=-1", "timeout"),
+        ("timeout=nan", "timeout"),
+        ("connect_timeout=1&timeout=inf", "timeout"),
+        ("max_idle=inf", "max_idle"),
+        ("lock_timeout=nan", "lock_timeout"),
+        ("lock_timeout=inf", "lock_timeout"),
         ("max_size=ten", "max_size"),
         ("check=maybe", "check"),
         ("schema=Bad-Name", "schema"),
@@ -70,6 +75,13 @@ def test_a_bad_option_in_the_url_is_refused_before_connecting(query: str, named:
     with pytest.raises(InvalidArgumentError, match=named) as caught:
         asyncio.run(_open(f"{UNREACHABLE}?{query}"))
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["timeout", "connect_timeout", "lock_timeout", "max_lifetime"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_duration_that_is_not_finite_is_refused_as_a_keyword(name: str, value: float) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"{name} must be"):
+        asyncio.run(_open(UNREACHABLE, **{name: value}))
 
 
 def test_an_option_given_twice_must_agree() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -145,16 +146,12 @@ def _options(given: dict[str, Any], in_url: dict[str, Any]) -> PostgresOptions:
     if options.max_size < max(options.min_size, 1):
         raise InvalidArgumentError("max_size must be at least 1 and at least min_size")
     for name in ("timeout", "connect_timeout", "max_idle", "max_lifetime"):
-        value = getattr(options, name)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise InvalidArgumentError(f"{name} must be a positive number of seconds")
-    lock_timeout = options.lock_timeout
-    if lock_timeout is not None and (
-        not isinstance(lock_timeout, int | float)
-        or isinstance(lock_timeout, bool)
-        or lock_timeout <= 0
-    ):
-        raise InvalidArgumentError("lock_timeout must be None or a positive number of seconds")
+        if not _seconds(getattr(options, name)):
+            raise InvalidArgumentError(f"{name} must be a positive, finite number of seconds")
+    if options.lock_timeout is not None and not _seconds(options.lock_timeout):
+        raise InvalidArgumentError(
+            "lock_timeout must be None or a positive, finite number of seconds"
+        )
     if options.rls not in RLS_MODES:
         raise InvalidArgumentError(f"rls must be one of {', '.join(RLS_MODES)}")
     threshold = options.prepare_threshold
@@ -200,6 +197,20 @@ def _url_options(query: list[tuple[str, str]], where: str) -> dict[str, Any]:
         else:
             found[name] = _url_number(name, text, where, kind)
     return found
+
+
+def _seconds(value: object) -> bool:
+    """Tell whether ``value`` is a duration the store can wait: positive and finite.
+
+    NaN compares false with everything and infinity overflows every conversion to
+    milliseconds or whole seconds that libpq and the timers need.
+    """
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _check_option_values(params: dict[str, Any], where: str) -> None:
