@@ -9,7 +9,8 @@ caller owns.
 
 Modules: `statements` (every SQL statement), `errors` (sqlite3 errors to `StoreError`),
 `rows` (rows to records), `units` (each method's SQL as one function run on the
-connection's thread), `connection` (opening, and running a unit in one hop),
+connection's thread), `connection` (opening, running a unit in one hop, and a point
+read on the event loop's thread),
 `migrate` (the migration runner), `store` (`SqliteStore`), `open`.
 """
 

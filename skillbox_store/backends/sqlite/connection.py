@@ -5,6 +5,12 @@ to a couple of hundred µs depending on load, more than a typical statement here
 µs). So the store never awaits a
 statement: it hands the connection's thread one plain function that runs all the
 statements of a method (`run`), and pays for one hop per method.
+
+Point reads of a file database pay no hop at all: the event loop's thread reads on a
+connection of its own (`connect_here`, `read_here`). In WAL mode a read never waits for
+a writer, and a point read by an index costs a few µs, less than the hop would; with its
+busy timeout at zero such a connection never sleeps on the loop, and hands the read to
+a reader thread when SQLite answers busy (a checkpoint or recovery holding the file).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
@@ -29,12 +35,15 @@ from skillbox_store.errors import InvalidArgumentError, StoreError, UnavailableE
 
 __all__ = [
     "MEMORY",
+    "Busy",
     "BusyTimeoutConnection",
     "check_path",
     "connect",
+    "connect_here",
     "file_uri",
     "in_write_transaction",
     "parse_url",
+    "read_here",
     "rollback_if_open",
     "run",
 ]
@@ -167,6 +176,46 @@ async def _settled(future: asyncio.Future[T]) -> T:
         raise
 
 
+# Raised by a unit as they are: a StoreError is already the caller's, and a Warning is an
+# exception only where warnings are made errors (the test suite's filterwarnings): it
+# must fail the test, not pass for a StoreError.
+_PASSED_ON: Final = (StoreError, Warning)
+
+
+def _store_error(exc: Exception, database: str) -> StoreError:
+    """Return the `StoreError` a unit's exception (not one of `_PASSED_ON`) is raised as."""
+    if isinstance(exc, sqlite3.Error):
+        return map_error(exc, database)
+    # A fault of the unit itself (a value the driver cannot bind, a row it cannot
+    # read): say what it was, the connection is still fine.
+    return StoreError(f"SQLite {database}: {type(exc).__name__}: {exc}")
+
+
+class Busy(Exception):
+    """SQLite answered busy to a read on the event loop's thread: read on a thread instead."""
+
+
+def read_here(conn: sqlite3.Connection, database: str, work: Callable[..., T], *args: Any) -> T:
+    """Return ``work(conn, *args)``, run on the calling thread, for a read that never waits.
+
+    ``conn`` is the connection `connect_here` opened: its busy timeout is zero, so SQLite
+    answers busy at once where it would otherwise sleep. Errors are those of `run`.
+
+    Raises:
+        Busy: SQLite answered busy; nothing was read.
+    """
+    try:
+        return work(conn, *args)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            raise Busy from exc
+        raise map_error(exc, database) from exc
+    except _PASSED_ON:
+        raise
+    except Exception as exc:
+        raise _store_error(exc, database) from exc
+
+
 async def run(
     connection: aiosqlite.Connection,
     database: str,
@@ -195,18 +244,10 @@ async def run(
             if deadline is not None:
                 _limit_busy_wait(conn, deadline - time.monotonic())
             return work(conn, *args)
-        except StoreError:
-            raise
-        except sqlite3.Error as exc:
-            raise map_error(exc, database) from exc
-        except Warning:
-            # Only an exception where warnings are made errors (the test suite's
-            # filterwarnings): it must fail the test, not pass for a StoreError.
+        except _PASSED_ON:
             raise
         except Exception as exc:
-            # A fault of the unit itself (a value the driver cannot bind, a row it
-            # cannot read): say what it was, the connection is still fine.
-            raise StoreError(f"SQLite {database}: {type(exc).__name__}: {exc}") from exc
+            raise _store_error(exc, database) from exc
 
     try:
         if deadline is None:
@@ -375,6 +416,39 @@ async def connect(
         await connection.close()
         raise
     return connection
+
+
+async def connect_here(database: str) -> sqlite3.Connection:
+    """Open the read-only connection the event loop's thread reads a file database on.
+
+    Its busy timeout is zero: a read on the loop's thread must never sleep in SQLite's
+    busy handler (`read_here` hands such a read to a reader thread instead). Opened on a
+    worker thread, since opening touches the file system; used only by the loop's thread
+    afterwards, one call at a time.
+
+    Raises:
+        UnavailableError: the file cannot be opened or is not a SQLite database.
+    """
+
+    def opening() -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            file_uri(database),
+            uri=True,
+            isolation_level=None,
+            timeout=0,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(sql.SET_QUERY_ONLY)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    try:
+        return await asyncio.to_thread(opening)
+    except sqlite3.Error as exc:
+        raise map_error(exc, database) from exc
 
 
 async def _thread_stopped(pending: aiosqlite.Connection) -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 from typing import Any
 
 import aiosqlite
 
-from skillbox_store.backends.sqlite.connection import MEMORY, connect, parse_url, run
+from skillbox_store.backends.sqlite.connection import (
+    MEMORY,
+    connect,
+    connect_here,
+    parse_url,
+    run,
+)
 from skillbox_store.backends.sqlite.migrate import migrate as apply_migrations
 from skillbox_store.backends.sqlite.store import SqliteStore
 from skillbox_store.errors import InvalidArgumentError, UnavailableError
@@ -64,7 +71,8 @@ async def open_sqlite_store(
             another connection's lock, for another task's transaction block and for
             the calls queued ahead of it on the connection; default 5.
         readers: reader connections of a file database (each has its own thread);
-            default 1. ``:memory:`` always uses one connection for everything.
+            default 1. Point reads use one more, on the event loop's thread (see
+            `SqliteStore`). ``:memory:`` always uses one connection for everything.
         create: False refuses a database file that does not exist instead of
             creating it (`UnavailableError`, nothing left behind): for tools that only
             read a store, such as the command line's ``export`` and ``copy`` source.
@@ -94,14 +102,18 @@ async def open_sqlite_store(
         )
     writer = await connect(database, busy_timeout=timeout)
     opened: list[aiosqlite.Connection] = []
+    here: sqlite3.Connection | None = None
     try:
         if migrate:
             await run(writer, database, apply_migrations)
         if database != MEMORY:
             for _ in range(reader_count):
                 opened.append(await connect(database, busy_timeout=timeout, read_only=True))
+            here = await connect_here(database)
     except BaseException:
         for connection in [*opened, writer]:
             await connection.close()
         raise
-    return SqliteStore(database, writer, opened, owns_connections=True, busy_timeout=timeout)
+    return SqliteStore(
+        database, writer, opened, owns_connections=True, busy_timeout=timeout, here=here
+    )
