@@ -1,11 +1,10 @@
 """The PostgreSQL benchmark: the store against the same SQL through raw psycopg.
 
-Both sides use a pool with the same settings (autocommit connections, psycopg's default
-``prepare_threshold``, the same size) and the same statements
-(`skillbox_store.backends.postgres.statements`). The raw side is psycopg used the natural
-way: ``async with pool.connection() as conn``, ``await conn.execute(sql, params)``,
-``fetchone()``/``fetchall()``, and it gets plain tuples back where the store validates
-input and builds records.
+The store is opened with its defaults; the raw side is `benchmarks.raw_postgres`: a pool
+of the same size and settings (autocommit, no server-side prepared statements) sending
+the same statements the same way (each with its row-level-security declaration, as one
+query), psycopg used the natural way (``async with pool.connection() as conn``), and it
+gets plain tuples back where the store validates input and builds records.
 
 The server is ``SKILLBOX_TEST_POSTGRES_URL`` when set, else a throwaway cluster from
 `skillbox_store.testing_postgres`. Each run uses a fresh schema and drops it at the end.
@@ -22,10 +21,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection, pq, sql
+from psycopg import pq, sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
+from benchmarks.raw_postgres import Pool, RawPostgres, raw_pool
 from benchmarks.timing import Case, Result, compare
 from skillbox_store import Execution, open_store
 from skillbox_store.backends.postgres import PostgresStore
@@ -37,21 +36,6 @@ SEED_KEYS = 10_000
 SEED_EXECUTIONS = 10_000
 TENANTS = 10
 POOL_SIZE = 4
-
-Row = tuple[Any, ...]
-Pool = AsyncConnectionPool[AsyncConnection[Row]]
-
-
-async def _pool(url: str, size: int) -> Pool:
-    pool: Pool = AsyncConnectionPool(
-        url,
-        kwargs={"autocommit": True, "prepare_threshold": 5},
-        min_size=size,
-        max_size=size,
-        open=False,
-    )
-    await pool.open(wait=True)
-    return pool
 
 
 async def _seed(pool: Pool, q: Statements) -> tuple[list[str], list[tuple[str, str]]]:
@@ -95,15 +79,13 @@ async def _seed(pool: Pool, q: Statements) -> tuple[list[str], list[tuple[str, s
 
 def _cases(
     store: PostgresStore,
-    raw: Pool,
+    raw: RawPostgres,
     q: Statements,
     hashes: list[str],
     executions: list[tuple[str, str]],
 ) -> list[Case]:
     async def one(query: bytes, params: Any) -> Any:
-        async with raw.connection() as conn:
-            cur = await conn.execute(query, params)
-            return await cur.fetchone()
+        return await raw.send(query, params, "one")
 
     async def store_validate(i: int) -> Any:
         return await store.validate_key(hashes[i % len(hashes)])
@@ -144,16 +126,13 @@ def _cases(
             datetime.now(UTC),
             None,
         )
-        async with raw.connection() as conn:
-            await conn.execute(q.INSERT_EXECUTION, params)
+        await raw.send(q.INSERT_EXECUTION, params, "count")
 
     async def store_list(i: int) -> Any:
         return await store.list_executions(f"tenant-{i % TENANTS}")
 
     async def raw_list(i: int) -> Any:
-        async with raw.connection() as conn:
-            cur = await conn.execute(q.SELECT_EXECUTIONS_PAGE, (f"tenant-{i % TENANTS}", 20, 0))
-            return await cur.fetchall()
+        return await raw.send(q.SELECT_EXECUTIONS_PAGE, (f"tenant-{i % TENANTS}", 20, 0))
 
     return [
         Case("validate_key", store_validate, raw_validate),
@@ -167,13 +146,13 @@ async def _round_trips(
     url: str, schema: str, cases: Callable[[PostgresStore], list[Case]]
 ) -> dict[str, float]:
     """Round trips per store call, counted in libpq's protocol trace (ReadyForQuery)."""
-    pool = await _pool(url, 1)
+    pool = await raw_pool(url, 1)
     trips: dict[str, float] = {}
     try:
         store = PostgresStore(pool, schema=schema)
         with tempfile.TemporaryFile("w+") as trace:
             for case in cases(store):
-                for i in range(10):  # past psycopg's prepare_threshold
+                for i in range(10):  # past psycopg's prepare_threshold, if one is set
                     await case.store(i)
                 start = trace.seek(0, 2)
                 async with pool.connection() as conn:
@@ -211,13 +190,16 @@ async def run_postgres(rounds: int, iterations: int) -> list[Result]:
         q = Statements.for_schema(schema)
         store = await open_store(url, schema=schema, min_size=POOL_SIZE, max_size=POOL_SIZE)
         assert isinstance(store, PostgresStore)
-        raw = await _pool(url, POOL_SIZE)
+        raw = await raw_pool(url, POOL_SIZE)
+        twin = RawPostgres(raw, q)
         try:
             hashes, executions = await _seed(raw, q)
             results = await compare(
-                "postgres", _cases(store, raw, q, hashes, executions), rounds, iterations
+                "postgres", _cases(store, twin, q, hashes, executions), rounds, iterations
             )
-            trips = await _round_trips(url, schema, lambda s: _cases(s, raw, q, hashes, executions))
+            trips = await _round_trips(
+                url, schema, lambda s: _cases(s, twin, q, hashes, executions)
+            )
             print(
                 "postgres round trips per store call: "
                 + ", ".join(f"{name} {count:g}" for name, count in trips.items())

@@ -15,7 +15,9 @@ For each backend, in one run, the store against the same SQL through its raw dri
 * a session's 100 files, by ``list_files(session_id=…)`` and ``list_session_files``,
   in a tenant of 1,000 files and in one of 100,000 (added with the bulk capability);
 * PostgreSQL only: throughput at 1, 8, 32 and 128 concurrent tasks through one store
-  and through a raw ``AsyncConnectionPool`` (same ``max_size``, autocommit, same SQL).
+  and through a raw ``AsyncConnectionPool`` (same ``max_size``, same settings, same SQL
+  sent the same way: `benchmarks.raw_postgres`), beside the raw pool against itself (an
+  A/A control: what the noise alone does to a ratio at that level).
 
 The stores are made by `open_store` (so by the project's own migrations); the rows are
 then added with raw SQL in bulk (``generate_series``, a recursive CTE), the memory
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -58,7 +61,8 @@ PAGE: Final = 20
 SMALL: Final = 10_000
 POOL_SIZE: Final = 16
 CONCURRENCY: Final = (1, 8, 32, 128)
-# Store/raw pairs of batches timed at each level of concurrency.
+# Store/raw pairs (with their A/A control, triples) of batches timed at each level of
+# concurrency, unless --pairs says otherwise.
 PAIRS: Final = 201
 BIG, SECOND, NEW = "big", "second", "new"
 
@@ -384,24 +388,18 @@ async def _postgres_server() -> AsyncIterator[str]:
 @asynccontextmanager
 async def postgres_bench() -> AsyncIterator[Bench]:
     """A fresh schema; rows added with generate_series, raw twins on a psycopg pool."""
-    from psycopg import AsyncConnection, sql
+    from psycopg import sql
     from psycopg.types.json import Jsonb
-    from psycopg_pool import AsyncConnectionPool
 
+    from benchmarks.raw_postgres import RawPostgres, raw_pool
     from skillbox_store.backends.postgres.statements import Statements
 
     async with _postgres_server() as url:
         schema = f"scale_{uuid.uuid4().hex[:8]}"
         q = Statements.for_schema(schema)
         store = await open_store(url, schema=schema, min_size=POOL_SIZE, max_size=POOL_SIZE)
-        raw: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] = AsyncConnectionPool(
-            url,
-            kwargs={"autocommit": True, "prepare_threshold": 5},
-            min_size=POOL_SIZE,
-            max_size=POOL_SIZE,
-            open=False,
-        )
-        await raw.open(wait=True)
+        raw = await raw_pool(url, POOL_SIZE)
+        twin = RawPostgres(raw, q)
         name = sql.Identifier(schema)
 
         async def execute(query: Any, params: Any = None) -> None:
@@ -454,9 +452,7 @@ async def postgres_bench() -> AsyncIterator[Bench]:
                 await execute(sql.SQL("VACUUM ANALYZE {}.{}").format(name, sql.Identifier(table)))
 
         async def fetch(query: bytes, params: Any, *, one: bool = False) -> object:
-            async with raw.connection() as conn:
-                cursor = await conn.execute(query, params)
-                return await (cursor.fetchone() if one else cursor.fetchall())
+            return await twin.send(query, params, "one" if one else "all")
 
         async def raw_create(i: int) -> object:
             params: tuple[object, ...] = (
@@ -475,9 +471,7 @@ async def postgres_bench() -> AsyncIterator[Bench]:
                 datetime.now(UTC),
                 None,
             )
-            async with raw.connection() as conn:
-                await conn.execute(q.INSERT_EXECUTION, params)
-            return None
+            return await twin.send(q.INSERT_EXECUTION, params, "count")
 
         bench = Bench(
             "postgres",
@@ -675,7 +669,7 @@ def _median_interval(values: Sequence[float]) -> tuple[float, float]:
     ]
 
 
-async def concurrency(bench: Bench, ids: Sequence[str], keys: int) -> list[str]:
+async def concurrency(bench: Bench, ids: Sequence[str], keys: int, pairs: int = PAIRS) -> list[str]:
     """Store and raw pool throughput at each level; return the table's lines."""
     if not bench.concurrent:
         return []
@@ -699,10 +693,10 @@ async def concurrency(bench: Bench, ids: Sequence[str], keys: int) -> list[str]:
     ]
     header = (
         f"{'operation':<18} {'tasks':>5} {'store ops/s':>12} {'raw ops/s':>10} {'store/raw':>9}"
-        f" {'95% CI':>11} {'client CPU µs/call store, raw':>30}"
+        f" {'95% CI':>11} {'A/A':>5} {'95% CI':>11} {'client CPU µs/call store, raw':>30}"
     )
     lines = [header]
-    worst = 10.0
+    worst = worst_control = 10.0
     # A full collection walks every object the imports made (milliseconds, a tenth of
     # a batch) and lands in whichever batch is running: frozen, they are never walked.
     gc.collect()
@@ -714,32 +708,48 @@ async def concurrency(bench: Bench, ids: Sequence[str], keys: int) -> list[str]:
             # (20 ms or 250 ms alike: the noise comes in bursts as long as the batch), so
             # what resolves a few per cent is the number of pairs: the median of 201
             # pairs is known within about ±2 %, as its printed confidence interval says.
+            # Each pair is a triple: the store, the raw pool, and the raw pool again (the
+            # A/A control), in an order that turns through all six, so that none of
+            # them always follows another. The control's spread is what a dip of the
+            # store/raw ratio must exceed to be the store's and not the machine's.
             calls = max(150, tasks * 2)
             await throughput(through_store, tasks, calls)
             await throughput(through_raw, tasks, calls)
             ratios: list[float] = []
+            controls: list[float] = []
             stores: list[tuple[float, float]] = []
             raws: list[tuple[float, float]] = []
-            for number in range(PAIRS):
-                pair = [(stores, through_store), (raws, through_raw)]
-                for into, call in pair if number % 2 else pair[::-1]:
+            again: list[tuple[float, float]] = []
+            sides = [(stores, through_store), (raws, through_raw), (again, through_raw)]
+            orders = list(itertools.permutations(sides))
+            for number in range(pairs):
+                for into, call in orders[number % len(orders)]:
                     into.append(await throughput(call, tasks, calls))
                 ratios.append(stores[-1][0] / raws[-1][0])
-            ratio = statistics.median(ratios)
+                controls.append(again[-1][0] / raws[-1][0])
+            ratio, control = statistics.median(ratios), statistics.median(controls)
             low, high = _median_interval(ratios)
+            control_low, control_high = _median_interval(controls)
             worst = min(worst, ratio)
+            worst_control = min(worst_control, control)
             cpu = [statistics.median(c for _, c in side) for side in (stores, raws)]
             lines.append(
                 f"{name:<18} {tasks:>5} {statistics.median(o for o, _ in stores):>12,.0f} "
                 f"{statistics.median(o for o, _ in raws):>10,.0f} {ratio:>9.2f} "
-                f"{low:>6.2f}–{high:<4.2f} {cpu[0]:>15.1f}, {cpu[1]:>6.1f}"
+                f"{low:>6.2f}–{high:<4.2f} {control:>5.2f} {control_low:>6.2f}–{control_high:<4.2f}"
+                f" {cpu[0]:>15.1f}, {cpu[1]:>6.1f}"
             )
     verdict = "met" if worst >= 0.95 else "MISSED"
-    lines.append(f"worst store/raw throughput {worst:.2f}, target >= 0.95: {verdict}")
+    lines.append(
+        f"worst store/raw throughput {worst:.2f}, target >= 0.95: {verdict} "
+        f"(worst A/A control {worst_control:.2f})"
+    )
     return lines
 
 
-async def run_backend(name: str, sizes: Sizes, *, only_concurrency: bool = False) -> list[str]:
+async def run_backend(
+    name: str, sizes: Sizes, *, only_concurrency: bool = False, pairs: int = PAIRS
+) -> list[str]:
     """Seed, measure and return the report of one backend."""
     out: list[str] = []
 
@@ -754,7 +764,7 @@ async def run_backend(name: str, sizes: Sizes, *, only_concurrency: bool = False
         await bench.analyze()
         small_ids = [await bench.nth_oldest(BIG, n) for n in range(0, SMALL, SMALL // 50)]
         if only_concurrency:
-            for line in await concurrency(bench, small_ids, SMALL):
+            for line in await concurrency(bench, small_ids, SMALL, pairs):
                 say(line)
             return out
         small = await point_ops(bench, small_ids, SMALL)
@@ -797,7 +807,7 @@ async def run_backend(name: str, sizes: Sizes, *, only_concurrency: bool = False
         say(f"{name}: worst after-page ÷ first page {worst_after:.2f}, target <= 1.50: {verdict}")
         for line in await filtered_listings(bench):
             say(line)
-        for line in await concurrency(bench, ids, sizes.keys):
+        for line in await concurrency(bench, ids, sizes.keys, pairs):
             say(line)
         say(f"{name}: {time.perf_counter() - began:.0f} s in all")
     return out
@@ -815,6 +825,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the concurrency table, on 10,000 rows (PostgreSQL)",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=PAIRS,
+        help=f"batches of each side per concurrency level (default {PAIRS})",
+    )
     args = parser.parse_args(argv)
     sizes = SCALE_SIZES if args.scale else DEFAULT_SIZES
     names = list(BACKENDS) if args.backend == "all" else [args.backend]
@@ -822,7 +838,9 @@ def main(argv: list[str] | None = None) -> int:
         names = [name for name in names if name == "postgres"]
     began = time.perf_counter()
     for name in names:
-        asyncio.run(run_backend(name, sizes, only_concurrency=args.concurrency_only))
+        asyncio.run(
+            run_backend(name, sizes, only_concurrency=args.concurrency_only, pairs=args.pairs)
+        )
     print(f"total {time.perf_counter() - began:.0f} s")
     return 0
 

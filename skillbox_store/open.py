@@ -55,14 +55,15 @@ def available_schemes() -> list[str]:
 def _built_in_factory(scheme: str) -> StoreFactory:
     module_name, attribute, extra = _BUILT_IN[scheme]
     try:
-        module = importlib.import_module(module_name)
+        # The attribute too: a backend package may import its modules, and with them
+        # its driver, only when the factory is asked for (sqlite's does).
+        factory: StoreFactory = getattr(importlib.import_module(module_name), attribute)
     except ImportError as exc:
         hint = f"pip install 'skillbox-store[{extra}]'" if extra else "reinstall skillbox-store"
         raise InvalidArgumentError(
             f"the {scheme}:// backend needs a driver that is not installed ({exc.name}); "
             f"install it with: {hint}"
         ) from exc
-    factory: StoreFactory = getattr(module, attribute)
     return factory
 
 

@@ -409,6 +409,92 @@ def test_an_ad_hoc_statement_that_declares_nothing_sees_nothing(
         conn.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(ident))
 
 
+def _seed_executions(url: str, schema: str, tenants: int, each: int) -> None:
+    async def seed() -> None:
+        async with open_store(_with_query(url, schema=schema)) as store:
+            for i in range(tenants * each):
+                await store.create_execution(
+                    Execution(skill_name="s", skill_version="1", tenant_id=f"t{i % tenants}")
+                )
+
+    asyncio.run(seed())
+
+
+def test_a_generic_plan_checks_each_transactions_declaration(app_url: str) -> None:
+    """The policies read the settings when a row is checked, never when it is planned.
+
+    A prepared statement's generic plan, made while the operators' scope was declared,
+    serves a transaction that declared one tenant with that tenant's rows only, and
+    one that declared nothing with none (a setting folded into the plan would admit
+    every row to both).
+    """
+    schema = _schema()
+    _seed_executions(app_url, schema, tenants=2, each=3)
+    table = psycopg.sql.SQL("{}.executions").format(psycopg.sql.Identifier(schema))
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        with conn.transaction():
+            conn.execute("SELECT set_config('skillbox.scope', 'all', true)")
+            conn.execute(
+                psycopg.sql.SQL("PREPARE every_row AS SELECT count(*) FROM {}").format(table)
+            )
+            assert conn.execute("EXECUTE every_row").fetchone() == (6,)
+        with conn.transaction():
+            conn.execute("SELECT set_config('skillbox.tenant_id', 't0', true)")
+            assert conn.execute("EXECUTE every_row").fetchone() == (3,)
+        assert conn.execute("EXECUTE every_row").fetchone() == (0,)
+        conn.execute(
+            psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(schema))
+        )
+
+
+def _plan(conn: psycopg.Connection[Any], statement: bytes, params: tuple[Any, ...]) -> Any:
+    row = conn.execute(b"EXPLAIN (FORMAT JSON) " + statement, params).fetchone()
+    assert row is not None
+    return row[0][0]["Plan"]
+
+
+def _shape(plan: Any) -> list[tuple[str, str | None, float]]:
+    """Each node of a plan: its type, its index and its estimated rows, depth first."""
+    found = [(plan["Node Type"], plan.get("Index Name"), plan["Plan Rows"])]
+    for child in plan.get("Plans", []):
+        found += _shape(child)
+    return found
+
+
+def test_the_policies_leave_a_statements_plan_as_it_is_without_them(
+    app_url: str, admin_url: str
+) -> None:
+    """The planner estimates a policy as passing nearly every row: the plans are unchanged.
+
+    0002's policies multiplied a tenant's estimated rows by the policy's own estimate
+    (here a sixth): a 20-row page of a tenant with 60 executions was then planned as a
+    bitmap scan and a sort of all 60, instead of the newest-first index read in order.
+    The superuser escapes the policies, so its plan of the same statement is the plan
+    without them.
+    """
+    schema = _schema()
+    _seed_executions(app_url, schema, tenants=6, each=60)
+    statement = psycopg.sql.SQL(templates.SELECT_EXECUTIONS_PAGE).format(**_names(schema))
+    page = statement.as_string(None).encode()
+    params = ("t3", 20, 0)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("ANALYZE {}.executions").format(psycopg.sql.Identifier(schema))
+        )
+        without = _shape(_plan(admin, page, params))
+        with psycopg.connect(app_url, autocommit=True) as conn, conn.transaction():
+            conn.execute("SELECT set_config('skillbox.tenant_id', 't3', true)")
+            under = _shape(_plan(conn, page, params))
+        admin.execute(
+            psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(schema))
+        )
+    assert [node[:2] for node in under] == [node[:2] for node in without], (under, without)
+    assert without[-1][:2] == ("Index Scan", "executions_tenant_newest")
+    for (_, _, rows), (_, _, rows_without) in zip(under, without, strict=True):
+        assert rows >= 0.9 * rows_without, (under, without)
+
+
 def test_a_key_lookup_by_hash_sees_that_key_and_no_other(app_url: str) -> None:
     """The contract's one path across tenants admits one exact hash, no listing."""
     schema = _schema()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from skillbox_store import StoreError, open_store
 from skillbox_store.backends.sqlite.rows import (
     build,
     dump_json,
@@ -144,3 +148,36 @@ def test_built_records_do_not_share_their_fields_set() -> None:
     first.__pydantic_fields_set__.add("extra")
     assert "extra" not in second.__pydantic_fields_set__
     assert "extra" not in fields
+
+
+def test_a_stored_value_that_is_not_json_is_named_as_such(tmp_path: Path) -> None:
+    """A row written by another program: one StoreError that says what is wrong with it,
+    from a point read and from a page alike (the scanner itself only says StopIteration)."""
+
+    async def body() -> None:
+        path = tmp_path / "corrupt.db"
+        async with await open_store(f"sqlite:///{path}") as store:
+            execution = await store.create_execution(
+                Execution(tenant_id="t", skill_name="s", skill_version="1")
+            )
+            other = sqlite3.connect(path, isolation_level=None)
+            try:
+                other.execute(
+                    "UPDATE executions SET input = '{\"a\":' WHERE id = ?", (execution.id,)
+                )
+            finally:
+                other.close()
+            for call in (
+                store.get_execution("t", execution.id),
+                store.list_executions("t"),
+            ):
+                with pytest.raises(StoreError, match="not valid JSON"):
+                    await call
+
+    asyncio.run(body())
+
+
+def test_the_json_of_a_row_is_read_or_refused_by_the_converters() -> None:
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_json("[1,")
+    assert load_json(dump_json({"a": [1, "x"]})) == {"a": [1, "x"]}

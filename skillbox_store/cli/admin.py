@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from skillbox_store.cli.output import emit_details, emit_json
-from skillbox_store.cli.runner import Settings, pass_settings, run, store_options
-from skillbox_store.errors import MigrationError
+from skillbox_store.cli.runner import Settings, pass_settings, run, settle, store_options
+from skillbox_store.errors import MigrationError, StoreError
 from skillbox_store.stats import Estimate, StoreStats
 from skillbox_store.urls import redact_url, url_scheme
 
 if TYPE_CHECKING:
     from skillbox_store.backends.postgres.rls import RlsState
+    from skillbox_store.backends.sqlite.probe import SqliteProbe
     from skillbox_store.store import Store
     from skillbox_store.telemetry.pool import PoolHealth
 
@@ -88,11 +89,16 @@ class _Health:
     rls: RlsState | None = None
 
 
-async def _health(store: Store, *, exact: bool) -> _Health:
+async def _ping_and_version(store: Store | SqliteProbe) -> tuple[float, int]:
+    """Time a ping (in ms), then read the schema version."""
     started = time.perf_counter()
     await store.ping()
     ping_ms = round((time.perf_counter() - started) * 1000, 3)
-    version = await store.schema_version()
+    return ping_ms, await store.schema_version()
+
+
+async def _health(store: Store, *, exact: bool) -> _Health:
+    ping_ms, version = await _ping_and_version(store)
     # Counts need the tables: a store that was never migrated has none to count.
     counts = await _counts(store, exact=exact) if version else None
     implementation = f"{type(store).__module__}.{type(store).__qualname__}"
@@ -119,6 +125,38 @@ async def _counts(store: Store, *, exact: bool) -> dict[str, int] | None:
     return await store.table_counts(exact=False)
 
 
+def _probed_health(settings: Settings) -> _Health | None:
+    """Read a SQLite store's health with `SqliteProbe`; None to open the store instead.
+
+    Opening the store imports the records (SQLModel, SQLAlchemy, pydantic: some 300 ms of
+    a 440 ms start, issue #22) for three reads that need none of them, and ``status`` is
+    what health checks run, often. The probe reads what the store would, on connections
+    opened as the store opens them, and reports the store's class. The store is still
+    opened when telemetry is on (its spans, and its instrumented class in the report);
+    and when the telemetry setting is wrong or the probe cannot be imported (no
+    aiosqlite), so that `open_store` reports it, as for every other command.
+    """
+    if url_scheme(settings.url) != "sqlite":
+        return None
+    from skillbox_store.telemetry.settings import resolve
+
+    try:
+        if resolve(None) is not None:
+            return None
+        from skillbox_store.backends.sqlite.probe import open_probe
+    except (ImportError, StoreError):
+        return None
+
+    async def probed() -> _Health:
+        async with open_probe(settings.url) as probe:
+            ping_ms, version = await _ping_and_version(probe)
+            # As `_health` counts: only migrated tables, and SQLite's counts are exact.
+            counts = await probe.table_counts() if version else None
+            return _Health(probe.implementation, ping_ms, version, counts)
+
+    return settle(settings, probed)
+
+
 @click.command()
 @click.option(
     "--exact",
@@ -143,7 +181,9 @@ def status(settings: Settings, exact: bool) -> None:
     def health_of(store: Store) -> Awaitable[_Health]:
         return _health(store, exact=exact)
 
-    health = run(settings, health_of, migrate=False, check_schema=False)
+    health = _probed_health(settings)
+    if health is None:
+        health = run(settings, health_of, migrate=False, check_schema=False)
     latest = latest_version()
     if settings.json:
         emit_json(

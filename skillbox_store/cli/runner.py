@@ -1,16 +1,16 @@
 """Running one command: its settings, the store it opens, and how failures exit.
 
 Every command hands `run` an async action on the store: `run` opens the store, runs the
-action, closes the store, and is the one place that turns a `StoreError` into a
-one-line message on stderr and an exit code a script can test. The command prints the
-result afterwards. Anything else that escapes is a bug in skillbox-store and keeps its
-traceback.
+action, closes the store, and (through `settle`, which ``status`` also uses for the
+SQLite probe) is the one place that turns a `StoreError` into a one-line message on
+stderr and an exit code a script can test. The command prints the result afterwards.
+Anything else that escapes is a bug in skillbox-store and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import IntEnum
@@ -44,6 +44,7 @@ __all__ = [
     "mask_secrets",
     "pass_settings",
     "run",
+    "settle",
     "store_options",
 ]
 
@@ -195,21 +196,30 @@ def run(
 ) -> _T:
     """Open the store, run ``action`` on it, close it; return what the action returned.
 
-    The one place where a `StoreError` becomes a one-line message and an exit code
-    (`CommandError`), whether opening, the action or closing raised it. ``migrate``
-    overrides ``--migrate/--no-migrate``, and ``check_schema=False`` lets an unmigrated
-    schema open, for the commands about the schema itself.
+    A `StoreError` becomes a one-line message and an exit code (`CommandError`, see
+    `settle`), whether opening, the action or closing raised it. ``migrate`` overrides
+    ``--migrate/--no-migrate``, and ``check_schema=False`` lets an unmigrated schema
+    open, for the commands about the schema itself.
     """
-
-    # Imported here, as the store is: asyncio alone costs what `--help` does.
-    import asyncio
 
     async def opened() -> _T:
         async with settings.open(migrate=migrate, check_schema=check_schema) as store:
             return await action(store)
 
+    return settle(settings, opened)
+
+
+def settle(settings: Settings, work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run ``work()`` to its end and return its result; `run` is this with the store.
+
+    The one place where a `StoreError` becomes a one-line message and an exit code
+    (`CommandError`), with the passwords of ``settings.url`` masked.
+    """
+    # Imported here, as the store is: asyncio alone costs what `--help` does.
+    import asyncio
+
     try:
-        return asyncio.run(opened())
+        return asyncio.run(work())
     except StoreError as exc:
         raise failure(exc, settings.url) from exc
 

@@ -98,9 +98,7 @@ def latest_version(dialect: Dialect = "sqlite") -> int:
     return migrations[-1].version if migrations else 0
 
 
-def pending_migrations(
-    dialect: Dialect, applied: list[AppliedMigration]
-) -> list[Migration]:
+def pending_migrations(dialect: Dialect, applied: list[AppliedMigration]) -> list[Migration]:
     """Return the migrations still to apply, after checking the applied ones.
 
     Raises:

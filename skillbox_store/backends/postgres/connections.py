@@ -271,7 +271,7 @@ class Connections:
         # opentelemetry-instrumentation-psycopg (which wraps the factory) sees them.
         cursor: AsyncClientCursor[Row]
         if issubclass(conn.cursor_factory, AsyncClientCursor):
-            cursor = cast(AsyncClientCursor[Row], conn.cursor())
+            cursor = cast("AsyncClientCursor[Row]", conn.cursor())
         else:
             cursor = AsyncClientCursor(conn)
         await cursor.execute(query, params, prepare=False)
@@ -321,18 +321,30 @@ class Connections:
                         return await send(scope.conn, query, params, fetch)
                 result: Any
                 try:
+                    # `_send` and `_send_declared`, written out: every coroutine frame
+                    # between the caller and psycopg is resumed at each wait for the
+                    # server, and these are the paths of nearly every call.
                     if found is not None:
                         conn = await pool.getconn(bound.left())
                         try:
-                            result = await send(conn, query, params, fetch)
+                            declaring: AsyncClientCursor[Row]
+                            if issubclass(conn.cursor_factory, AsyncClientCursor):
+                                declaring = cast("AsyncClientCursor[Row]", conn.cursor())
+                            else:
+                                declaring = AsyncClientCursor(conn)
+                            await declaring.execute(query, params, prepare=False)
+                            declaring.nextset()
+                            if fetch == "one":
+                                result = await declaring.fetchone()
+                            elif fetch == "all":
+                                result = await declaring.fetchall()
+                            else:
+                                result = declaring.rowcount
                         except BaseException as exc:
                             await _give_back(pool, conn, exc)
                             raise
                         await _give_back(pool, conn, None)
                         return result
-                    # `_send`, written out: every coroutine frame between the caller
-                    # and psycopg is resumed at each wait for the server, and this is
-                    # the path of nearly every call.
                     conn = await pool.getconn(bound.left())
                     try:
                         cursor = await conn.execute(query, params)
@@ -352,9 +364,7 @@ class Connections:
                     # connection; waiting again would double the caller's timeout.
                     raise
                 except psycopg.Error as exc:
-                    if not is_dead_connection(exc) or (
-                        write and not is_session_terminated(exc)
-                    ):
+                    if not is_dead_connection(exc) or (write and not is_session_terminated(exc)):
                         raise
                 # The connection had died (server restart, failover): drop the pool's
                 # other dead ones and run once more on a fresh connection, within what

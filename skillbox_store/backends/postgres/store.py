@@ -251,7 +251,7 @@ class PostgresStore:
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
         check.list_keys(tenant_id)
         found = await self._db.all(self._db.sql.SELECT_KEYS, (tenant_id,))
-        return [rows.key_from_row(row) for row in found]
+        return rows.keys_from_rows(found)
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         key_id = check.revoke_key(tenant_id, key_id)
@@ -309,7 +309,7 @@ class PostgresStore:
             params = {"tenant_id": tenant_id, "after": after, "limit": limit}
             found = await self._db.all(sql.SELECT_EXECUTIONS_AFTER, params)
             found = keyset_page(found, tenant_id, "execution", after)
-        return [rows.execution_from_row(row) for row in found]
+        return rows.executions_from_rows(found)
 
     async def update_execution(self, execution: Execution) -> Execution:
         e = check.update_execution(execution)
@@ -502,14 +502,14 @@ class PostgresStore:
             }[wanted.narrowed_by]
             found = await self._db.all(query, wanted.named_params)
             found = keyset_page(found, wanted.tenant_id, "file", wanted.after)
-            return [rows.file_from_row(row) for row in found]
+            return rows.files_from_rows(found)
         query = {
             "tenant": sql.SELECT_FILES_PAGE,
             "session": sql.SELECT_FILES_PAGE_BY_SESSION,
             "execution": sql.SELECT_FILES_PAGE_BY_EXECUTION,
             "session_and_execution": sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION,
         }[wanted.narrowed_by]
-        return [rows.file_from_row(row) for row in await self._db.all(query, wanted.params)]
+        return rows.files_from_rows(await self._db.all(query, wanted.params))
 
     async def list_session_files(self, tenant_id: str, session_id: str) -> list[File]:
         canonical = check.list_session_files(tenant_id, session_id)
@@ -517,7 +517,7 @@ class PostgresStore:
             self._db.check_usable()
             return []
         found = await self._db.all(self._db.sql.SELECT_SESSION_FILES, (tenant_id, canonical))
-        return [rows.file_from_row(row) for row in found]
+        return rows.files_from_rows(found)
 
     async def create_file_version(
         self,
@@ -598,7 +598,7 @@ class PostgresStore:
         found = await self._db.all(
             self._db.sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": canonical}
         )
-        return [rows.file_from_row(row) for row in found]
+        return rows.files_from_rows(found)
 
     # -- Sessions ---------------------------------------------------------------------------
 
@@ -671,7 +671,7 @@ class PostgresStore:
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
         check.list_skills(tenant_id)
         found = await self._db.all(self._db.sql.SELECT_SKILLS, (tenant_id,))
-        return [rows.skill_from_row(row) for row in found]
+        return rows.skills_from_rows(found)
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
         check.resolve_latest_version(tenant_id, name)

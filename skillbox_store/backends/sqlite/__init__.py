@@ -11,12 +11,43 @@ Modules: `statements` (every SQL statement), `errors` (sqlite3 errors to `StoreE
 `rows` (rows to records), `units` (each method's SQL as one function run on the
 connection's thread), `connection` (opening, running a unit in one hop, and a point
 read on the event loop's thread),
-`migrate` (the migration runner), `store` (`SqliteStore`), `open`.
+`migrate` (the migration runner), `store` (`SqliteStore`), `open`, and `probe`
+(`SqliteProbe`: the figures of ``skillbox-store status``, without the records).
 """
 
 from __future__ import annotations
 
-from skillbox_store.backends.sqlite.open import open_sqlite_store
-from skillbox_store.backends.sqlite.store import SqliteStore
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from skillbox_store.backends.sqlite.open import open_sqlite_store
+    from skillbox_store.backends.sqlite.store import SqliteStore
 
 __all__ = ["SqliteStore", "open_sqlite_store"]
+
+# Imported on first use (PEP 562), as the package's own names are: `SqliteStore` needs
+# the records (SQLModel, SQLAlchemy, pydantic), which `probe` and the other plain
+# modules of this package must not pull in just by being imported
+# (tests/test_startup_imports.py). Keep this in step with the imports above.
+_LAZY: Final = {
+    "SqliteStore": "skillbox_store.backends.sqlite.store",
+    "open_sqlite_store": "skillbox_store.backends.sqlite.open",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import `SqliteStore` or `open_sqlite_store` from its module on first access."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        # Also how ``from skillbox_store.backends.sqlite import units`` learns that
+        # `units` is a submodule still to import.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names too, before they are first imported."""
+    return sorted({*globals(), *__all__})

@@ -40,7 +40,7 @@ from typing import Any, Final, Self, TypeVar
 import aiosqlite
 
 from skillbox_store import validation as check
-from skillbox_store.backends.sqlite import bulk, retention, units
+from skillbox_store.backends.sqlite import bulk, probe, retention, units
 from skillbox_store.backends.sqlite.connection import (
     Busy,
     begin_immediate,
@@ -79,7 +79,7 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 
 # The calls that work on any schema, even none: they need no check of its version.
-_SCHEMA_FREE: Final = (units.ping, units.schema_version)
+_SCHEMA_FREE: Final = (probe.ping, probe.schema_version)
 
 
 @dataclass(slots=True)
@@ -211,7 +211,7 @@ class SqliteStore:
     async def _check_schema(self) -> None:
         """Refuse a caller's connection whose schema is behind this code, once checked."""
         shared = self._shared
-        found = await run(shared.writer, shared.database, units.schema_version)
+        found = await run(shared.writer, shared.database, probe.schema_version)
         needed = latest_version()
         if found < needed:
             raise SchemaOutdatedError(found, needed)
@@ -480,13 +480,13 @@ class SqliteStore:
 
         Always exact: SQLite keeps no row estimates short of ``ANALYZE``.
         """
-        return await self._read(units.table_counts)
+        return await self._read(probe.table_counts)
 
     async def ping(self) -> None:
-        await self._read(units.ping)
+        await self._read(probe.ping)
 
     async def schema_version(self) -> int:
-        return await self._read(units.schema_version)
+        return await self._read(probe.schema_version)
 
     def transaction(self) -> AbstractAsyncContextManager[Store]:
         """Open a transaction on the writer connection (``BEGIN IMMEDIATE``).

@@ -21,11 +21,15 @@ from skillbox_store.backends.sqlite.rows import (
     dump_time,
     execution_from_row,
     execution_to_row,
+    executions_from_rows,
     file_from_row,
     file_to_row,
+    files_from_rows,
     key_from_row,
+    keys_from_rows,
     session_from_row,
     skill_from_row,
+    skills_from_rows,
 )
 from skillbox_store.errors import (
     already_finished,
@@ -47,7 +51,6 @@ from skillbox_store.records import (
     new_id,
     utc_now,
 )
-from skillbox_store.stats import TABLES
 from skillbox_store.validation import ListedFiles
 
 Connection = sqlite3.Connection
@@ -94,7 +97,7 @@ def validate_key(conn: Connection, key_hash: str) -> APIKey | None:
 
 def list_keys(conn: Connection, tenant_id: str) -> list[APIKey]:
     """Return the tenant's keys, newest first."""
-    return [key_from_row(r) for r in conn.execute(sql.SELECT_KEYS, (tenant_id,))]
+    return keys_from_rows(conn.execute(sql.SELECT_KEYS, (tenant_id,)))
 
 
 def revoke_key(conn: Connection, tenant_id: str, key_id: str) -> APIKey:
@@ -138,10 +141,10 @@ def list_executions(
     """Return a page of the tenant's executions, newest first, following ``after`` if set."""
     if after is None:
         cursor = conn.execute(sql.SELECT_EXECUTIONS_PAGE, (tenant_id, limit, offset))
-        return [execution_from_row(r) for r in cursor]
+        return executions_from_rows(cursor)
     params = {"tenant_id": tenant_id, "after": after, "limit": limit}
     found = conn.execute(sql.SELECT_EXECUTIONS_AFTER, params).fetchall()
-    return [execution_from_row(r) for r in keyset_page(found, tenant_id, "execution", after)]
+    return executions_from_rows(keyset_page(found, tenant_id, "execution", after))
 
 
 def update_execution(conn: Connection, execution: Execution) -> Execution:
@@ -273,20 +276,19 @@ def list_files(conn: Connection, wanted: ListedFiles) -> list[File]:
         }[wanted.narrowed_by]
         found = conn.execute(keyset, wanted.named_params).fetchall()
         found = keyset_page(found, wanted.tenant_id, "file", wanted.after)
-        return [file_from_row(r) for r in found]
+        return files_from_rows(found)
     statement = {
         "tenant": sql.SELECT_FILES_PAGE,
         "session": sql.SELECT_FILES_PAGE_BY_SESSION,
         "execution": sql.SELECT_FILES_PAGE_BY_EXECUTION,
         "session_and_execution": sql.SELECT_FILES_PAGE_BY_SESSION_AND_EXECUTION,
     }[wanted.narrowed_by]
-    return [file_from_row(r) for r in conn.execute(statement, wanted.params)]
+    return files_from_rows(conn.execute(statement, wanted.params))
 
 
 def list_session_files(conn: Connection, tenant_id: str, session_id: str) -> list[File]:
     """Return all of the session's files, newest first."""
-    cursor = conn.execute(sql.SELECT_SESSION_FILES, (tenant_id, session_id))
-    return [file_from_row(r) for r in cursor]
+    return files_from_rows(conn.execute(sql.SELECT_SESSION_FILES, (tenant_id, session_id)))
 
 
 def create_file_version(
@@ -349,7 +351,7 @@ def create_file_version(
 def list_file_versions(conn: Connection, tenant_id: str, file_id: str) -> list[File]:
     """Return the whole chain of the file, highest version first."""
     cursor = conn.execute(sql.SELECT_FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": file_id})
-    return [file_from_row(r) for r in cursor]
+    return files_from_rows(cursor)
 
 
 # -- Sessions ---------------------------------------------------------------------------
@@ -427,7 +429,7 @@ def delete_skill(conn: Connection, tenant_id: str, name: str, version: str) -> N
 
 def list_skills(conn: Connection, tenant_id: str) -> list[SkillRecord]:
     """Return the tenant's skills by name, then version."""
-    return [skill_from_row(r) for r in conn.execute(sql.SELECT_SKILLS, (tenant_id,))]
+    return skills_from_rows(conn.execute(sql.SELECT_SKILLS, (tenant_id,)))
 
 
 def resolve_latest_version(conn: Connection, tenant_id: str, name: str) -> str:
@@ -437,25 +439,3 @@ def resolve_latest_version(conn: Connection, tenant_id: str, name: str) -> str:
         raise not_found(tenant_id, f"version of skill {shown(name)}")
     version: str = row[0]
     return version
-
-
-# -- The store itself -------------------------------------------------------------------
-
-
-def ping(conn: Connection) -> None:
-    """Run the cheapest statement."""
-    conn.execute(sql.SELECT_ONE).fetchone()
-
-
-def schema_version(conn: Connection) -> int:
-    """Return the highest applied migration, 0 when the database was never migrated."""
-    if _one(conn, sql.SELECT_MIGRATIONS_TABLE_EXISTS, ()) is None:
-        return 0
-    version: int = _one(conn, sql.SELECT_SCHEMA_VERSION, ())[0]
-    return version
-
-
-def table_counts(conn: Connection) -> dict[str, int]:
-    """Count every table's rows, across tenants, in one statement."""
-    row = _one(conn, sql.SELECT_TABLE_COUNTS, ())
-    return dict(zip(TABLES, row, strict=True))
