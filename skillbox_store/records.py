@@ -140,6 +140,11 @@ def trusted_record(cls: type[_R], values: dict[str, Any]) -> _R:
     return record
 
 
+# Below this many records the five `map` loops cost more to set up than they save (a
+# single record: 2.0 µs against 0.7 µs one by one); from 8 on they cost less.
+_MAPPED_FROM: Final = 8
+
+
 def trusted_records(cls: type[_R], values: list[dict[str, Any]]) -> list[_R]:
     """Build one record per dict of ``values``, as `trusted_record` builds each.
 
@@ -148,6 +153,8 @@ def trusted_records(cls: type[_R], values: list[dict[str, Any]]) -> list[_R]:
     step and record, a twentieth of what building a record costs.
     """
     count = len(values)
+    if count < _MAPPED_FROM:
+        return [trusted_record(cls, one) for one in values]
     records: list[_R] = list(map(_new, repeat(cls, count)))
     deque(map(_set_dict, records, values), 0)
     deque(map(_set_fields_set, records, map(_copy_set, repeat(_field_names(cls), count))), 0)
