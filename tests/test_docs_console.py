@@ -130,7 +130,6 @@ def test_every_block_is_run_or_says_why_not() -> None:
             "it is the whole test suite",
             "a synopsis (KEY_ID is a placeholder); docs/cli.md has the recorded session",
             "it needs a third-party backend and its server",
-            "its figures are the machine's (a run takes 4-7 s)",
             "its figures are the machine's (a run takes about a minute)",
             "its figures are the machine's",
             "it needs your application's tests and database",
