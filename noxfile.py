@@ -52,7 +52,8 @@ def compat(session: nox.Session) -> None:
     """
     # pytest-asyncio too: pyproject sets its loop-scope option, which pytest would
     # otherwise warn about as unknown.
-    session.install("-e", ".[postgres,contract]", _dev_requirement("pytest-asyncio"))
+    # otel: the probe's test that telemetry on opens the store instead needs the API.
+    session.install("-e", ".[postgres,contract,otel]", _dev_requirement("pytest-asyncio"))
     sqlite_tests = sorted(str(path) for path in Path("tests").glob("test_sqlite_*.py"))
     # Timed, but mostly asleep: the per-call deadlines on this Python's threads.
     sqlite_tests.append("tests/faults/test_sqlite_busy.py")
