@@ -184,3 +184,56 @@ def test_a_memory_database_has_no_reader_of_the_loop(tmp_path: Path) -> None:
             assert await store.validate_key(key.key_hash) == key
 
     asyncio.run(body())
+
+
+def test_only_pages_by_an_index_in_order_are_read_on_the_loops_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page by `offset` reads all it skips, and a page by session and execution every
+    file of the session: those stay on a reader thread (pages hold 100 or 200 at most)."""
+    from skillbox_store import File, FileFilter
+    from skillbox_store.backends.sqlite import connection as sqlite_connection
+
+    hops: list[str] = []
+    real_queue = sqlite_connection._queue
+
+    def counting_queue(connection: Any, function: Any) -> Any:
+        hops.append("hop")
+        return real_queue(connection, function)
+
+    async def body() -> None:
+        async with await _open(tmp_path / "pages.db") as store:
+            execution = await store.create_execution(
+                Execution(tenant_id="t", skill_name="s", skill_version="1")
+            )
+            session = await store.get_or_create_session("t", "x")
+            file = await store.create_file(
+                File(
+                    tenant_id="t",
+                    name="f",
+                    s3_key="k",
+                    session_id=session.id,
+                    execution_id=execution.id,
+                )
+            )
+            monkeypatch.setattr(sqlite_connection, "_queue", counting_queue)
+            calls = {
+                "first page": (store.list_executions("t", limit=100), 0),
+                "page after": (store.list_executions("t", limit=20, after=execution.id), 0),
+                "files first page": (store.list_files(FileFilter(tenant_id="t", limit=200)), 0),
+                "page by offset": (store.list_executions("t", limit=20, offset=1), 1),
+                "files by offset": (store.list_files(FileFilter(tenant_id="t", offset=1)), 1),
+                "files by both": (
+                    store.list_files(
+                        FileFilter(tenant_id="t", session_id=session.id, execution_id=execution.id)
+                    ),
+                    1,
+                ),
+            }
+            for name, (call, expected) in calls.items():
+                hops.clear()
+                await call
+                assert len(hops) == expected, f"{name}: {len(hops)} hops, not {expected}"
+            assert [f.id for f in await store.list_files(FileFilter(tenant_id="t"))] == [file.id]
+
+    asyncio.run(body())
