@@ -8,8 +8,7 @@ One async contract, `Store`, and backends chosen by URL through `open_store`::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from skillbox_store._version import __version__ as __version__
 from skillbox_store.errors import (
@@ -25,6 +24,7 @@ from skillbox_store.errors import (
     UnavailableError,
 )
 from skillbox_store.keys import generate_key, hash_key
+from skillbox_store.lazy import lazy_names
 
 if TYPE_CHECKING:
     from skillbox_store.adopt import AdoptionReport, adopt_go_database
@@ -64,19 +64,7 @@ _LAZY: Final = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name of the package from its module on first access."""
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """List the public names too, before they are first imported."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [

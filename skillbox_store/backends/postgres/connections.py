@@ -168,6 +168,18 @@ async def _give_back(pool: Pool, conn: AsyncConnection[Row], exc: BaseException 
         await pool.putconn(conn)
 
 
+def _declaring_cursor(conn: AsyncConnection[Row]) -> AsyncClientCursor[Row]:
+    """A cursor that binds on the client, as a statement sent with its declaration needs.
+
+    The pools the store opens lend AsyncClientCursors (open.py); a caller's pool may
+    not. Through the connection's factory where it can, so that
+    opentelemetry-instrumentation-psycopg (which wraps the factory) sees them.
+    """
+    if issubclass(conn.cursor_factory, AsyncClientCursor):
+        return cast("AsyncClientCursor[Row]", conn.cursor())
+    return AsyncClientCursor(conn)
+
+
 class Connections:
     """The pool of a store, or one transaction block's connection on it."""
 
@@ -266,14 +278,7 @@ class Connections:
         on the client (`AsyncClientCursor`), quoting each as a literal. The first
         result is the declaration's.
         """
-        # The pools the store opens lend AsyncClientCursors (open.py); a caller's pool
-        # may not. Through the connection's factory where it can, so that
-        # opentelemetry-instrumentation-psycopg (which wraps the factory) sees them.
-        cursor: AsyncClientCursor[Row]
-        if issubclass(conn.cursor_factory, AsyncClientCursor):
-            cursor = cast("AsyncClientCursor[Row]", conn.cursor())
-        else:
-            cursor = AsyncClientCursor(conn)
+        cursor = _declaring_cursor(conn)
         await cursor.execute(query, params, prepare=False)
         cursor.nextset()
         if fetch == "one":
@@ -327,11 +332,7 @@ class Connections:
                     if found is not None:
                         conn = await pool.getconn(bound.left())
                         try:
-                            declaring: AsyncClientCursor[Row]
-                            if issubclass(conn.cursor_factory, AsyncClientCursor):
-                                declaring = cast("AsyncClientCursor[Row]", conn.cursor())
-                            else:
-                                declaring = AsyncClientCursor(conn)
+                            declaring = _declaring_cursor(conn)
                             await declaring.execute(query, params, prepare=False)
                             declaring.nextset()
                             if fetch == "one":

@@ -17,8 +17,9 @@ read on the event loop's thread),
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from skillbox_store.lazy import lazy_names
 
 if TYPE_CHECKING:
     from skillbox_store.backends.sqlite.open import open_sqlite_store
@@ -36,18 +37,4 @@ _LAZY: Final = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import `SqliteStore` or `open_sqlite_store` from its module on first access."""
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        # Also how ``from skillbox_store.backends.sqlite import units`` learns that
-        # `units` is a submodule still to import.
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """List the public names too, before they are first imported."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
