@@ -1,9 +1,10 @@
 """An adoption interrupted mid-way leaves the Go database as it was; running it again completes it.
 
-Three interruptions: the server ends the adopting session during the copy
-(pg_terminate_backend, as a restart or an operator would), the adopting process is
-killed (SIGKILL) during the copy, and the session is ended while it waits, its checks
-done and the Go tables locked, for the staging schema's migration lock.
+Four interruptions: the server ends the adopting session during the copy
+(pg_terminate_backend, as a restart or an operator would) and inside a migration file
+while the staging schema is built, the adopting process is killed (SIGKILL) during the
+copy, and the session is ended while it waits, its checks done and the Go tables
+locked, for the staging schema's migration lock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -23,7 +25,9 @@ from adopt_helpers import fingerprint, fresh_database, locks_held
 from go_schema import build_go_database, fill
 
 from skillbox_store import UnavailableError, adopt_go_database
+from skillbox_store import migrations as shared_migrations
 from skillbox_store.adopt.run import APPLICATION_NAME, _staging_name
+from skillbox_store.migrations import Dialect, Migration, load_migrations
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -91,8 +95,10 @@ def _terminate(url: str, pid: int) -> None:
 
 
 def _copying() -> str:
-    # The copy of the executions: the biggest table, the longest statement.
-    return 'INSERT INTO "skillbox_adopt_'
+    # The copy of the executions: the biggest table, the longest statement. Named in
+    # full: the migrator's tracking rows go into the same staging schema, and a pid
+    # caught at one of those would be ended during a migration instead.
+    return f'INSERT INTO "{_staging_name("sandbox")}".executions '
 
 
 def _rerun_completes(url: str) -> None:
@@ -123,6 +129,37 @@ def test_terminated_during_the_copy(big_go_url: str) -> None:
     assert fingerprint(big_go_url) == before
     assert locks_held(big_go_url) == []
     _rerun_completes(big_go_url)
+
+
+def test_terminated_while_the_migrations_build(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session ends inside a migration file, before any row is copied: the same
+    # "interrupted, run it again" as during the copy, not a migration that failed.
+    real = load_migrations("postgres")
+    ended = replace(
+        real[-1],
+        version=real[-1].version + 1,
+        name=f"{real[-1].version + 1:04d}_session_ended.sql",
+        sql="SELECT pg_terminate_backend(pg_backend_pid());\n",
+        checksum="e" * 64,
+    )
+
+    def with_ended(dialect: Dialect) -> tuple[Migration, ...]:
+        return (*real, ended) if dialect == "postgres" else load_migrations(dialect)
+
+    with fresh_database(postgres_url) as url:
+        build_go_database(url)
+        fill(url)
+        before = fingerprint(url)
+        with monkeypatch.context() as patched:
+            patched.setattr(shared_migrations, "load_migrations", with_ended)
+            with pytest.raises(UnavailableError, match="interrupted"):
+                asyncio.run(adopt_go_database(url))
+        _wait_gone(url)
+        assert fingerprint(url) == before
+        assert locks_held(url) == []
+        assert asyncio.run(adopt_go_database(url)).outcome == "adopted"
 
 
 def test_process_killed_during_the_copy(big_go_url: str) -> None:

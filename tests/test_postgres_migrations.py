@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from skillbox_store import MigrationError, open_store
+from skillbox_store import MigrationError, UnavailableError, open_store
 from skillbox_store import migrations as shared_migrations
 from skillbox_store.migrations import Dialect, Migration, latest_version, load_migrations
 
@@ -153,6 +153,28 @@ def test_failed_migration_is_rolled_back_with_its_record(
     with pytest.raises(MigrationError, match=r"9000_half\.sql"):
         run(_open_and_version(postgres_url, schema=pg_schema))
     assert "half_done" not in _tables(postgres_url, pg_schema)
+    assert [v for v, *_ in _rows(postgres_url, pg_schema)] == [
+        m.version for m in load_migrations("postgres")
+    ]
+
+
+@pytest.mark.parametrize("transactional", [True, False], ids=["in-transaction", "no-transaction"])
+def test_connection_lost_during_a_migration_is_unavailable(
+    postgres_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch, transactional: bool
+) -> None:
+    # The server ends the session mid-file (a restart, an operator): the file is sound,
+    # so the error says the server went away and running again finishes the work.
+    marker = "" if transactional else f"{shared_migrations.NO_TRANSACTION_MARKER}\n"
+    ended = _extra(
+        latest_version("postgres") + 1,
+        "9003_session_ended.sql",
+        f"{marker}SELECT pg_terminate_backend(pg_backend_pid());\n",
+        transactional=transactional,
+    )
+    _with_extra(monkeypatch, ended)
+    with pytest.raises(UnavailableError) as caught:
+        run(_open_and_version(postgres_url, schema=pg_schema))
+    assert not isinstance(caught.value, MigrationError)
     assert [v for v, *_ in _rows(postgres_url, pg_schema)] == [
         m.version for m in load_migrations("postgres")
     ]

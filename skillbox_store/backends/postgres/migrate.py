@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
-from skillbox_store.backends.postgres.errors import is_lock_timeout
+from skillbox_store.backends.postgres.errors import is_dead_connection, is_lock_timeout
 from skillbox_store.backends.postgres.statements import Statements
 from skillbox_store.errors import MigrationError, UnavailableError
 from skillbox_store.migrations import AppliedMigration, Migration, pending_migrations
@@ -117,6 +117,12 @@ async def _run_file(conn: AsyncConnection[Row], migration: Migration) -> None:
     try:
         # No parameters: psycopg sends the file as one simple query, many statements.
         await conn.execute(migration.sql.encode())
+    except psycopg.Error as exc:
+        if is_dead_connection(exc):
+            # The file is sound; the connection is not. The caller names a lost
+            # connection as such (UnavailableError): running again finishes the work.
+            raise
+        raise MigrationError(f"migration postgres/{migration.name} failed: {exc}") from exc
     except Exception as exc:
         raise MigrationError(f"migration postgres/{migration.name} failed: {exc}") from exc
 
