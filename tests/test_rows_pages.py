@@ -182,3 +182,23 @@ def test_trusted_records_build_what_trusted_record_builds() -> None:
         cls = type(record)
         (built,) = trusted_records(cls, [dict(record.__dict__)])
         _same([built, trusted_record(cls, dict(record.__dict__))], [record, record])
+
+
+def test_a_page_changed_record_by_record_stays_what_validation_builds() -> None:
+    """A page's records share their set of field names (`trusted_records`): assigning a
+    field or copying one with changes must leave every other record as it was."""
+    values = [dict(KEYS[0].__dict__, id=f"key-{i}", name=f"n{i}") for i in range(12)]
+    page = trusted_records(APIKey, values)
+    expected = [APIKey.model_validate(one) for one in values]
+    page[0].name = "renamed"
+    copied = page[1].model_copy(update={"name": "copied"})
+    page[2].revoked_at = None
+    assert copied.name == "copied" and copied.model_fields_set == set(APIKey.model_fields)
+    for record, wanted in zip(page[3:], expected[3:], strict=True):
+        assert record.model_dump(exclude_unset=True) == wanted.model_dump(exclude_unset=True)
+        assert record.model_fields_set == wanted.model_fields_set
+    # Each page has a set of its own: a caller emptying one touches no other page.
+    page[3].model_fields_set.clear()
+    (fresh,) = trusted_records(APIKey, [dict(values[0])])
+    assert fresh.model_fields_set == set(APIKey.model_fields)
+    assert trusted_records(APIKey, values)[5].model_fields_set == set(APIKey.model_fields)

@@ -102,6 +102,11 @@ _POINT_READS = frozenset(
         "get_session",
         "get_session_by_external_id",
         "get_skill",
+        # The unbounded listings: their first 256 rows (all of these) on the loop's too.
+        "list_keys",
+        "list_skills",
+        "list_session_files",
+        "list_file_versions",
     }
 )
 

@@ -6,9 +6,11 @@ readers see the last commit and are never blocked by the writer, so a transactio
 one task does not hold up reads of the others. Point reads (a record by its key) and
 pages read by an index in order run on the event loop's own thread, on one more reader
 connection that never waits (`connection.read_here`, `_point_read`): no hop, where a hop
-would cost ten times a point read. ``:memory:``
-and a caller's connection are one connection for everything: reads then wait for
-another task's open transaction, since they would otherwise see its uncommitted writes.
+would cost ten times a point read. So do the first 256 rows of a listing without a limit,
+whose rest (if any) a reader thread reads from the same statement (`listings`).
+``:memory:`` and a caller's connection are one connection for everything: reads then
+wait for another task's open transaction, since they would otherwise see its
+uncommitted writes.
 
 Locking. Every unit of work on the writer runs in ``BEGIN IMMEDIATE`` (other processes
 wait up to ``busy_timeout``, then `UnavailableError`). A `transaction()` block holds an
@@ -41,7 +43,7 @@ from typing import Any, Final, Self, TypeVar
 import aiosqlite
 
 from skillbox_store import validation as check
-from skillbox_store.backends.sqlite import bulk, probe, retention, units
+from skillbox_store.backends.sqlite import bulk, listings, probe, retention, units
 from skillbox_store.backends.sqlite.connection import (
     Busy,
     begin_immediate,
@@ -55,6 +57,7 @@ from skillbox_store.backends.sqlite.connection import (
     run,
     savepoint,
 )
+from skillbox_store.backends.sqlite.listings import Listing, Params
 from skillbox_store.bulk import BulkReader, BulkRecord
 from skillbox_store.errors import (
     OUTER_STORE_IN_TRANSACTION,
@@ -98,6 +101,9 @@ class _Shared:
     next_reader: Callable[[], aiosqlite.Connection] | None = None
     # The event loop thread's own reader of a file database (`connection.connect_here`).
     here: sqlite3.Connection | None = None
+    # True while a reader thread reads the rest of a listing on ``here`` (`_listing`):
+    # the loop's thread then reads elsewhere, and closing ``here`` waits for the end.
+    here_lent: bool = False
     # False for a caller's connection, which nobody migrated or checked: the first call
     # checks the schema version instead (no I/O in a constructor).
     schema_checked: bool = True
@@ -239,21 +245,63 @@ class SqliteStore:
         A page of executions or files from the start or after a given record reads at
         most its limit of index entries and rows (100 or 200 at most, about 1 µs each in
         SQLite; building the records holds the interpreter's lock on a reader thread just
-        the same). One by ``offset`` reads all it skips, and the unbounded listings (a
-        tenant's keys or skills, a session's files, a chain's versions) as many rows as
-        there are: those stay on a reader thread.
+        the same). One by ``offset`` reads all it skips: it stays on a reader thread. The
+        unbounded listings (a tenant's keys or skills, a session's files, a chain's
+        versions) read as many rows as there are: `_listing` reads their first rows here.
 
         Only outside a block (a block reads its own writes on the writer) and when the
         store has the loop's reader; a read SQLite answers busy goes the way of `_read`.
         """
         shared = self._shared
         here = shared.here
-        if here is None or self._scope is not None or shared.closed:
+        if here is None or self._scope is not None or shared.closed or shared.here_lent:
             return await self._read(work, *args)
         try:
             return read_here(here, shared.database, work, *args)
         except Busy:
             return await self._read(work, *args)
+
+    async def _listing(self, listing: Listing[T], params: Params) -> list[T]:
+        """Read an unbounded listing: its first rows on the event loop's thread, as
+        `_point_read` reads, and any rows after those on a reader thread (`listings`).
+
+        The rest is a reader's unit like any other: queued under this call's deadline,
+        and settled before a cancellation is raised, so the loop's connection is never
+        used by two threads at once nor closed under the reader.
+        """
+        shared = self._shared
+        here = shared.here
+        if (
+            here is None
+            or self._scope is not None
+            or shared.closed
+            or shared.here_lent
+            or shared.next_reader is None
+        ):
+            return await self._read(listings.everything, listing, params)
+        try:
+            first, cursor = read_here(here, shared.database, listings.first_of, listing, params)
+        except Busy:
+            return await self._read(listings.everything, listing, params)
+        if cursor is None:
+            return first
+        shared.here_lent = True
+        try:
+            rest = await run(
+                shared.next_reader(),
+                shared.database,
+                listings.rest_of,
+                cursor,
+                listing,
+                deadline=self._deadline(),
+            )
+        finally:
+            cursor.close()
+            shared.here_lent = False
+            if self._shared.closed:  # closed while lent (`close`)
+                here.close()
+        first.extend(rest)
+        return first
 
     async def _write(self, work: Callable[..., T], *args: Any) -> T:
         self._check_usable()
@@ -291,7 +339,7 @@ class SqliteStore:
 
     async def list_keys(self, tenant_id: str) -> list[APIKey]:
         check.list_keys(tenant_id)
-        return await self._read(units.list_keys, tenant_id)
+        return await self._listing(listings.KEYS, (tenant_id,))
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> APIKey:
         key_id = check.revoke_key(tenant_id, key_id)
@@ -363,7 +411,7 @@ class SqliteStore:
         if canonical is None:
             self._check_usable()
             return []
-        return await self._read(units.list_session_files, tenant_id, canonical)
+        return await self._listing(listings.SESSION_FILES, (tenant_id, canonical))
 
     async def create_file_version(
         self,
@@ -395,7 +443,9 @@ class SqliteStore:
         if canonical is None:
             self._check_usable()
             return []
-        return await self._read(units.list_file_versions, tenant_id, canonical)
+        return await self._listing(
+            listings.FILE_VERSIONS, {"tenant_id": tenant_id, "file_id": canonical}
+        )
 
     # -- Sessions ---------------------------------------------------------------------------
 
@@ -435,7 +485,7 @@ class SqliteStore:
 
     async def list_skills(self, tenant_id: str) -> list[SkillRecord]:
         check.list_skills(tenant_id)
-        return await self._read(units.list_skills, tenant_id)
+        return await self._listing(listings.SKILLS, (tenant_id,))
 
     async def resolve_latest_version(self, tenant_id: str, name: str) -> str:
         check.resolve_latest_version(tenant_id, name)
@@ -601,7 +651,8 @@ class SqliteStore:
         if shared.closed:
             return
         shared.closed = True
-        if shared.here is not None:
+        if shared.here is not None and not shared.here_lent:
+            # Lent, it is closed by the listing that lent it, once its reader is done.
             shared.here.close()
         if shared.owns_connections:
             # All at once, and shielded: a cancelled close() still closes every
