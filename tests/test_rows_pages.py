@@ -193,7 +193,8 @@ def test_a_page_changed_record_by_record_stays_what_validation_builds() -> None:
     page[0].name = "renamed"
     copied = page[1].model_copy(update={"name": "copied"})
     page[2].revoked_at = None
-    assert copied.name == "copied" and copied.model_fields_set == set(APIKey.model_fields)
+    assert copied.name == "copied"
+    assert copied.model_fields_set == set(APIKey.model_fields)
     for record, wanted in zip(page[3:], expected[3:], strict=True):
         assert record.model_dump(exclude_unset=True) == wanted.model_dump(exclude_unset=True)
         assert record.model_fields_set == wanted.model_fields_set
