@@ -138,27 +138,26 @@ def test_the_whole_listing_is_one_snapshot(tmp_path: Path, monkeypatch: pytest.M
     """A commit between the loop's part and the reader's is seen by neither."""
     path = tmp_path / "snapshot.db"
     real = listings.rest_of
+    oldest: list[str] = []
 
     def commit_first(reader: sqlite3.Connection, cursor: sqlite3.Cursor, listing: Any) -> Any:
         other = sqlite3.connect(path, isolation_level=None)
         try:
             # The oldest key: among the rows the reader has still to read.
-            other.execute("DELETE FROM api_keys WHERE id = ?", (oldest,))
+            other.execute("DELETE FROM api_keys WHERE id = ?", (oldest[0],))
         finally:
             other.close()
         return real(reader, cursor, listing)
 
     async def body() -> None:
-        nonlocal oldest
         async with await _open(path) as store:
             ids = await _keys(store, "t", LONG)
-            oldest = ids[-1]
+            oldest.append(ids[-1])
             monkeypatch.setattr(listings, "rest_of", commit_first)
             assert [key.id for key in await store.list_keys("t")] == ids
             monkeypatch.setattr(listings, "rest_of", real)
             assert [key.id for key in await store.list_keys("t")] == ids[:-1]
 
-    oldest = ""
     asyncio.run(body())
 
 
