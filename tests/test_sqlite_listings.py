@@ -130,6 +130,8 @@ def test_a_reader_is_asked_only_when_there_may_be_more(
             listed = await store.list_skills("t")
             assert [skill.name for skill in listed] == [f"s{i:04d}" for i in range(rows)]
             assert len(counted) == hops
+            # Read to its end either way: no read transaction is left behind.
+            _checkpoint_finds_no_reader(tmp_path / "edge.db")
 
     asyncio.run(body())
 
