@@ -11,6 +11,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
+from sqlite_helpers import count_hops
 
 from skillbox_store import Execution, File, FileFilter, SkillRecord, open_store
 from skillbox_store.backends.sqlite import connection as sqlite_connection
@@ -119,14 +120,6 @@ def test_every_method_costs_one_hop(
     on_file = url == "file"
     if on_file:
         url = f"sqlite:///{tmp_path / 'hops.db'}"
-    hops: list[str] = []
-    real_queue = sqlite_connection._queue
-
-    def counting_queue(
-        connection: aiosqlite.Connection, function: Callable[[sqlite3.Connection], Any]
-    ) -> Any:
-        hops.append("hop")
-        return real_queue(connection, function)
 
     async def body() -> None:
         store = await open_store(url)
@@ -148,7 +141,7 @@ def test_every_method_costs_one_hop(
                 "lone_file": lone.id,
                 "session": session.id,
             }
-            monkeypatch.setattr(sqlite_connection, "_queue", counting_queue)
+            hops = count_hops(monkeypatch)
             for name, call in _CALLS:
                 hops.clear()
                 await call(store, context)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_helpers import assert_no_reader, count_hops
 
 from skillbox_store import File, SkillRecord, StoreError, open_store
-from skillbox_store.backends.sqlite import connection as sqlite_connection
 from skillbox_store.backends.sqlite import listings
 from skillbox_store.backends.sqlite.store import SqliteStore
 from skillbox_store.keys import hash_key
@@ -42,28 +42,6 @@ async def _keys(store: SqliteStore, tenant: str, count: int) -> list[str]:
         for i in range(count)
     ]
     return ids[::-1]
-
-
-def _checkpoint_finds_no_reader(path: Path) -> None:
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        other.close()
-    assert busy == 0
-    assert path.with_name(path.name + "-wal").stat().st_size == 0
-
-
-def _counting_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    hops: list[str] = []
-    real = sqlite_connection._queue
-
-    def counting(connection: Any, function: Any) -> Any:
-        hops.append("hop")
-        return real(connection, function)
-
-    monkeypatch.setattr(sqlite_connection, "_queue", counting)
-    return hops
 
 
 def _slow_rest(monkeypatch: pytest.MonkeyPatch, seconds: float) -> threading.Event:
@@ -103,13 +81,13 @@ def test_a_long_listing_is_read_here_then_on_a_reader(
             ids = await _keys(store, "t", LONG)
             monkeypatch.setattr(listings, "first_of", recording_first)
             monkeypatch.setattr(listings, "rest_of", recording_rest)
-            hops = _counting_hops(monkeypatch)
+            hops = count_hops(monkeypatch)
             listed = await store.list_keys("t")
             assert [key.id for key in listed] == ids
             assert listed == await store._read(listings.everything, listings.KEYS, ("t",))
             assert len(hops) == 2  # the rest, then `everything` just above
             assert threads["first"] == threading.get_ident() != threads["rest"]
-            _checkpoint_finds_no_reader(tmp_path / "long.db")
+            assert_no_reader(tmp_path / "long.db")
 
     asyncio.run(body())
 
@@ -126,12 +104,12 @@ def test_a_reader_is_asked_only_when_there_may_be_more(
             async with store.transaction() as tx:
                 for i in range(rows):
                     await tx.upsert_skill(SkillRecord(tenant_id="t", name=f"s{i:04d}", version="1"))
-            counted = _counting_hops(monkeypatch)
+            counted = count_hops(monkeypatch)
             listed = await store.list_skills("t")
             assert [skill.name for skill in listed] == [f"s{i:04d}" for i in range(rows)]
             assert len(counted) == hops
             # Read to its end either way: no read transaction is left behind.
-            _checkpoint_finds_no_reader(tmp_path / "edge.db")
+            assert_no_reader(tmp_path / "edge.db")
 
     asyncio.run(body())
 
@@ -175,7 +153,7 @@ def test_point_reads_meanwhile_go_to_a_reader(
             listing = asyncio.create_task(store.list_keys("t"))
             await _until(started)
             assert store._shared.here_lent
-            hops = _counting_hops(monkeypatch)
+            hops = count_hops(monkeypatch)
             assert await store.validate_key(key.key_hash) == key
             assert store._shared.here_lent
             assert len(await store.list_keys("other")) == 1
@@ -201,7 +179,7 @@ def test_a_listing_cancelled_on_the_reader_settles_and_closes_its_statement(
             with pytest.raises(asyncio.CancelledError):
                 await listing
             assert not store._shared.here_lent
-            _checkpoint_finds_no_reader(path)
+            assert_no_reader(path)
             monkeypatch.undo()
             assert [key.id for key in await store.list_keys("t")] == ids
 
@@ -250,7 +228,7 @@ def test_a_row_that_cannot_be_read_ends_the_statement(
             with pytest.raises(StoreError, match="not a time"):
                 await store.list_keys("t")
             assert not store._shared.here_lent
-            _checkpoint_finds_no_reader(path)
+            assert_no_reader(path)
 
     asyncio.run(body())
 

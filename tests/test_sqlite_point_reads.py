@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_helpers import assert_no_reader, count_hops
 
 from skillbox_store import Execution, StoreError, open_store
 from skillbox_store.backends.sqlite import units
@@ -100,13 +101,7 @@ def test_point_reads_leave_no_read_transaction_open(tmp_path: Path) -> None:
                 await store.get_execution("t", execution.id)
                 with pytest.raises(StoreError):
                     await store.get_execution("t", "missing")
-            other = sqlite3.connect(path, isolation_level=None)
-            try:
-                busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            finally:
-                other.close()
-            assert busy == 0
-            assert (tmp_path / "checkpoint.db-wal").stat().st_size == 0
+            assert_no_reader(path)
 
     asyncio.run(body())
 
@@ -192,14 +187,6 @@ def test_only_pages_by_an_index_in_order_are_read_on_the_loops_thread(
     """A page by `offset` reads all it skips, and a page by session and execution every
     file of the session: those stay on a reader thread (pages hold 100 or 200 at most)."""
     from skillbox_store import File, FileFilter
-    from skillbox_store.backends.sqlite import connection as sqlite_connection
-
-    hops: list[str] = []
-    real_queue = sqlite_connection._queue
-
-    def counting_queue(connection: Any, function: Any) -> Any:
-        hops.append("hop")
-        return real_queue(connection, function)
 
     async def body() -> None:
         async with await _open(tmp_path / "pages.db") as store:
@@ -216,7 +203,7 @@ def test_only_pages_by_an_index_in_order_are_read_on_the_loops_thread(
                     execution_id=execution.id,
                 )
             )
-            monkeypatch.setattr(sqlite_connection, "_queue", counting_queue)
+            hops = count_hops(monkeypatch)
             calls = {
                 "first page": (store.list_executions("t", limit=100), 0),
                 "page after": (store.list_executions("t", limit=20, after=execution.id), 0),
