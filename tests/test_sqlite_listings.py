@@ -44,22 +44,23 @@ async def _keys(store: SqliteStore, tenant: str, count: int) -> list[str]:
     return ids[::-1]
 
 
-def _slow_rest(monkeypatch: pytest.MonkeyPatch, seconds: float) -> threading.Event:
-    """Make the reader's part take ``seconds``; the event is set once it started."""
+async def _listing_on_the_reader(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> asyncio.Task[list[Any]]:
+    """Start listing tenant "t"'s keys; return once its reader is busy with the rest,
+    which then takes 0.2 s more (the loop's connection is lent meanwhile)."""
     started = threading.Event()
     real = listings.rest_of
 
     def slow(reader: sqlite3.Connection, cursor: sqlite3.Cursor, listing: Any) -> Any:
         started.set()
-        time.sleep(seconds)
+        time.sleep(0.2)
         return real(reader, cursor, listing)
 
     monkeypatch.setattr(listings, "rest_of", slow)
-    return started
-
-
-async def _until(event: threading.Event) -> None:
-    assert await asyncio.to_thread(event.wait, 10)
+    task = asyncio.create_task(store.list_keys("t"))
+    assert await asyncio.to_thread(started.wait, 10)
+    return task
 
 
 def test_a_long_listing_is_read_here_then_on_a_reader(
@@ -149,9 +150,7 @@ def test_point_reads_meanwhile_go_to_a_reader(
         async with await _open(tmp_path / "meanwhile.db", readers=2) as store:
             ids = await _keys(store, "t", LONG)
             key = await store.create_key("other", "n", hash_key("other"))
-            started = _slow_rest(monkeypatch, 0.2)
-            listing = asyncio.create_task(store.list_keys("t"))
-            await _until(started)
+            listing = await _listing_on_the_reader(store, monkeypatch)
             assert store._shared.here_lent
             hops = count_hops(monkeypatch)
             assert await store.validate_key(key.key_hash) == key
@@ -172,9 +171,7 @@ def test_a_listing_cancelled_on_the_reader_settles_and_closes_its_statement(
     async def body() -> None:
         async with await _open(path) as store:
             ids = await _keys(store, "t", LONG)
-            started = _slow_rest(monkeypatch, 0.2)
-            listing = asyncio.create_task(store.list_keys("t"))
-            await _until(started)
+            listing = await _listing_on_the_reader(store, monkeypatch)
             listing.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await listing
@@ -194,9 +191,7 @@ def test_closing_the_store_while_a_reader_has_the_loops_connection(
         ids = await _keys(store, "t", LONG)
         here = store._shared.here
         assert here is not None
-        started = _slow_rest(monkeypatch, 0.2)
-        listing = asyncio.create_task(store.list_keys("t"))
-        await _until(started)
+        listing = await _listing_on_the_reader(store, monkeypatch)
         await store.close()
         # Closing waited for the reader's unit, which read on the open connection.
         assert [key.id for key in await listing] == ids
