@@ -203,9 +203,7 @@ def test_closing_the_store_while_a_reader_has_the_loops_connection(
     asyncio.run(body())
 
 
-def test_a_row_that_cannot_be_read_ends_the_statement(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_row_that_cannot_be_read_ends_the_statement(tmp_path: Path) -> None:
     """A bad row among the loop's rows: a StoreError, and no read transaction kept."""
     path = tmp_path / "bad.db"
 
