@@ -117,13 +117,11 @@ async def _run_file(conn: AsyncConnection[Row], migration: Migration) -> None:
     try:
         # No parameters: psycopg sends the file as one simple query, many statements.
         await conn.execute(migration.sql.encode())
-    except psycopg.Error as exc:
-        if is_dead_connection(exc):
+    except Exception as exc:
+        if isinstance(exc, psycopg.Error) and is_dead_connection(exc):
             # The file is sound; the connection is not. The caller names a lost
             # connection as such (UnavailableError): running again finishes the work.
             raise
-        raise MigrationError(f"migration postgres/{migration.name} failed: {exc}") from exc
-    except Exception as exc:
         raise MigrationError(f"migration postgres/{migration.name} failed: {exc}") from exc
 
 

@@ -18,7 +18,6 @@ from typing import Any, Final, Generic, TypeVar
 
 from skillbox_store.backends.sqlite import statements as sql
 from skillbox_store.backends.sqlite.rows import files_from_rows, keys_from_rows, skills_from_rows
-from skillbox_store.limits import FILES_PAGE_MAX
 from skillbox_store.records import APIKey, File, SkillRecord
 
 __all__ = [
@@ -36,9 +35,9 @@ __all__ = [
 R = TypeVar("R")
 Params = tuple[Any, ...] | dict[str, Any]
 
-HERE_ROWS: Final = FILES_PAGE_MAX + 56
-"""The rows a listing reads on the loop's thread: about as long as the largest page holds
-it (~0.5 ms). 256, so that a listing of up to 255 rows never hops to find it has no more."""
+HERE_ROWS: Final = 256
+"""The rows a listing reads on the loop's thread: about as long as the largest page (200
+files) holds it, ~0.5 ms; a listing of up to 255 rows never hops to find it has no more."""
 
 
 @dataclass(frozen=True, slots=True)

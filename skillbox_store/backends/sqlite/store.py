@@ -252,14 +252,21 @@ class SqliteStore:
         Only outside a block (a block reads its own writes on the writer) and when the
         store has the loop's reader; a read SQLite answers busy goes the way of `_read`.
         """
-        shared = self._shared
-        here = shared.here
-        if here is None or self._scope is not None or shared.closed or shared.here_lent:
+        here = self._loop_reader()
+        if here is None:
             return await self._read(work, *args)
         try:
-            return read_here(here, shared.database, work, *args)
+            return read_here(here, self._shared.database, work, *args)
         except Busy:
             return await self._read(work, *args)
+
+    def _loop_reader(self) -> sqlite3.Connection | None:
+        """The event loop's reader, when this call may read on it: outside a block, on an
+        open store that has one, and not while a reader thread reads a listing on it."""
+        shared = self._shared
+        if self._scope is not None or shared.closed or shared.here_lent:
+            return None
+        return shared.here
 
     async def _listing(self, listing: Listing[T], params: Params) -> list[T]:
         """Read an unbounded listing: its first rows on the event loop's thread, as
@@ -270,14 +277,8 @@ class SqliteStore:
         used by two threads at once nor closed under the reader.
         """
         shared = self._shared
-        here = shared.here
-        if (
-            here is None
-            or self._scope is not None
-            or shared.closed
-            or shared.here_lent
-            or shared.next_reader is None
-        ):
+        here = self._loop_reader()
+        if here is None or shared.next_reader is None:
             return await self._read(listings.everything, listing, params)
         try:
             first, cursor = read_here(here, shared.database, listings.first_of, listing, params)
